@@ -1,0 +1,331 @@
+#pragma once
+
+// pooler's application handle (SPEC §8): starts the supervision tree of
+// SPEC §1, manages pools and hands out members.
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+#include <caf/timespan.hpp>
+
+#include "pooler/errors.hpp"
+#include "pooler/pool_config.hpp"
+#include "pooler/pool_types.hpp"
+#include "pooler/supervisor.hpp"
+
+namespace pooler {
+
+namespace detail {
+struct app_state;
+} // namespace detail
+
+class lease;
+
+/// Waits without limit (SPEC §4.3: an "infinite" take is allowed).
+constexpr caf::timespan infinite_wait = caf::timespan::max();
+
+/// A cheap, copyable handle to a running pooler tree; actors may capture it.
+/// The tree stops on `stop()` or when the last handle goes away.
+class app {
+public:
+  /// Starts the tree of SPEC §1 and the pools of `sys.config()`'s `[pooler]`
+  /// section. Errors: `invalid_config` (naming element, pool and key), or the
+  /// first pool's start error (the tree is then stopped again).
+  static caf::expected<app> start(caf::actor_system& sys);
+
+  /// Starts the tree with these pools (and none from the config file).
+  static caf::expected<app> start(caf::actor_system& sys,
+                                  std::vector<pool_config> pools);
+
+  /// Orderly shutdown of the whole tree: pools (members stopped, waiting
+  /// requestors answered `pool_not_found`), then the supervisors. Blocks until
+  /// every actor of the tree is gone. Idempotent.
+  void stop();
+
+  /// Starts a pool and returns once its `init_count` members have reported or
+  /// `member_start_timeout` passed. Errors: `pool_exists`, `invalid_config`.
+  caf::expected<void> new_pool(pool_config cfg);
+
+  /// Stops a pool's tree; its waiting requestors get `pool_not_found`. An
+  /// unknown name is not an error. The name can be reused at once.
+  caf::expected<void> rm_pool(const std::string& name);
+
+  /// Removes every pool of the group. Error: `group_not_found`.
+  caf::expected<void> rm_group(const std::string& group);
+
+  /// Applies a full new config to a running pool and returns the actions taken
+  /// (SPEC §4.10). Errors: `pool_not_found`, `invalid_config`,
+  /// `unsupported_change`, `not_enough_free_members` (nothing applied).
+  caf::expected<std::vector<reconfigure_action>>
+  pool_reconfigure(const std::string& name, pool_config cfg);
+
+  /// The current config of a pool (including reconfigured values).
+  /// Error: `pool_not_found`.
+  caf::expected<pool_config> pool_config_of(const std::string& name);
+
+  // -- taking members ----------------------------------------------------------
+
+  /// Event-based take, the fast path: `self` becomes the consumer and is
+  /// monitored. Exactly one callback runs, in `self`'s context. Errors:
+  /// `no_members` (reason at_capacity, all_in_use, queue_full or timeout),
+  /// `pool_not_found`. A timeout of 0 never waits; `infinite_wait` waits
+  /// without limit. With `affinity`, prefers the member bound to that key.
+  template <class OnMember, class OnError>
+  void take_member(caf::event_based_actor* self, const std::string& pool,
+                   caf::timespan timeout, OnMember on_member, OnError on_error,
+                   std::optional<std::string> affinity = std::nullopt) {
+    take_member_impl(self, pool, timeout,
+                     std::function<void(caf::actor)>{std::move(on_member)},
+                     std::function<void(caf::error)>{std::move(on_error)},
+                     std::move(affinity));
+  }
+
+  /// Event-based group take (SPEC §4.9): a random pool of the group first,
+  /// then every other once; with a timeout, waits in the queue of the pool
+  /// with the most spare capacity. Errors: `no_members`, `group_not_found`.
+  template <class OnMember, class OnError>
+  void take_group_member(caf::event_based_actor* self, const std::string& group,
+                         caf::timespan timeout, OnMember on_member,
+                         OnError on_error) {
+    take_group_member_impl(
+      self, group, timeout, std::function<void(caf::actor)>{std::move(on_member)},
+      std::function<void(caf::error)>{std::move(on_error)});
+  }
+
+  /// Blocking take: `self` becomes the consumer. Same errors as above.
+  caf::expected<caf::actor>
+  take_member(caf::scoped_actor& self, const std::string& pool,
+              caf::timespan timeout = caf::timespan{0},
+              std::optional<std::string> affinity = std::nullopt);
+
+  /// Blocking group take. Same errors as the event-based form.
+  caf::expected<caf::actor> take_group_member(caf::scoped_actor& self,
+                                              const std::string& group,
+                                              caf::timespan timeout
+                                              = caf::timespan{0});
+
+  /// Returns a member (asynchronous send, callable from anywhere). Unknown
+  /// members and double returns are harmless (a warning is logged).
+  void return_member(const std::string& pool, const caf::actor& member,
+                     member_status s = member_status::ok);
+
+  /// Returns a member to the pool of `group` it came from.
+  void return_group_member(const std::string& group, const caf::actor& member,
+                           member_status s = member_status::ok);
+
+  // -- safe use -------------------------------------------------------------------
+
+  /// Takes a member, runs `fn(member)` and returns the member: `ok` after
+  /// `fn` returns, `fail` if it throws (the exception becomes the error,
+  /// `sec::runtime_error` with its what()). Returns `fn`'s result; a `fn`
+  /// returning `caf::expected<T>` is flattened. Never leaks the member.
+  template <class F>
+  auto with_member(caf::scoped_actor& self, const std::string& pool,
+                   caf::timespan timeout, F fn);
+
+  /// Takes a member as an RAII lease, returned on destruction.
+  caf::expected<lease> take_lease(caf::scoped_actor& self,
+                                  const std::string& pool,
+                                  caf::timespan timeout);
+
+  /// Takes a member with affinity `session`, sends it `request`, returns the
+  /// member (`fail` if the request failed) and returns the reply.
+  template <class Reply>
+  caf::expected<Reply>
+  execute_in_session(caf::scoped_actor& self, const std::string& pool,
+                     const std::string& session, caf::timespan timeout,
+                     caf::message request);
+
+  // -- introspection ---------------------------------------------------------------
+
+  /// Counts of a pool. Error: `pool_not_found`.
+  caf::expected<utilization> pool_utilization(const std::string& pool);
+
+  /// One record per member. Error: `pool_not_found`.
+  caf::expected<std::vector<member_info>> pool_stats(const std::string& pool);
+
+  /// Checks out every free member, sends each `request` concurrently, returns
+  /// them and gives one result per member; the pool itself never blocks.
+  caf::expected<std::vector<caf::expected<caf::message>>>
+  call_free_members(const std::string& pool, caf::message request,
+                    caf::timespan timeout);
+
+  /// Same with a callable run on each free member in the caller's thread.
+  caf::expected<std::vector<caf::expected<caf::message>>> call_free_members(
+    const std::string& pool,
+    std::function<caf::expected<caf::message>(const caf::actor&)> fn);
+
+  /// The pools of a group, sorted by name; empty for an unknown group.
+  std::vector<std::string> group_pools(const std::string& group);
+
+  /// Names of all pools, sorted.
+  std::vector<std::string> pool_names();
+
+  /// Culls a pool now (pooler's `cull_pool` message). Error: `pool_not_found`.
+  caf::expected<void> cull_pool(const std::string& pool);
+
+  // -- scale-out (SPEC §9) --------------------------------------------------------------
+
+  /// Makes this node's pools reachable at `host:port` (0 = any free port).
+  /// Returns the port bound.
+  caf::expected<uint16_t> publish(uint16_t port,
+                                  const std::string& host = "127.0.0.1");
+
+  // -- the tree (for applications' own supervisors and for tests) ---------------------
+
+  caf::actor_system& system() const;
+
+  /// The top supervisor (`pooler_sup`).
+  caf::actor top_supervisor() const;
+
+  /// The pool actor of `pool` (changes when its supervisor restarts it).
+  caf::expected<caf::actor> pool_actor(const std::string& pool) const;
+
+  /// The pool's all_for_one supervisor (`<name>_pool_sup`).
+  caf::expected<caf::actor> pool_supervisor(const std::string& pool) const;
+
+  /// The pool's member supervisor (simple_one_for_one over its members).
+  caf::expected<caf::actor> member_supervisor(const std::string& pool) const;
+
+  explicit app(std::shared_ptr<detail::app_state> st) : state_(std::move(st)) {}
+
+  const std::shared_ptr<detail::app_state>& state() const noexcept {
+    return state_;
+  }
+
+private:
+  void take_member_impl(caf::event_based_actor* self, const std::string& pool,
+                        caf::timespan timeout,
+                        std::function<void(caf::actor)> on_member,
+                        std::function<void(caf::error)> on_error,
+                        std::optional<std::string> affinity);
+
+  void take_group_member_impl(caf::event_based_actor* self,
+                              const std::string& group, caf::timespan timeout,
+                              std::function<void(caf::actor)> on_member,
+                              std::function<void(caf::error)> on_error);
+
+  caf::expected<caf::message> request_member(caf::scoped_actor& self,
+                                             const caf::actor& member,
+                                             caf::timespan timeout,
+                                             caf::message request);
+
+  std::shared_ptr<detail::app_state> state_;
+};
+
+/// Connects to the pools another node published with `app::publish` (SPEC
+/// §9). The handle supports take/return/introspection against that node.
+caf::expected<app> connect(caf::actor_system& sys, const std::string& host,
+                           uint16_t port);
+
+/// A child spec that starts one pool's subtree (pool_sup → member_sup + pool)
+/// under an application's own supervisor; the pool registers with `a`, so
+/// take/return by name work as for `new_pool`.
+child_spec pool_child_spec(app& a, pool_config cfg);
+
+/// Registers pooler with an actor system config: the error category renderer,
+/// the message types and the `[pooler]` config section. Call before the
+/// actor system is created.
+void add_to(caf::actor_system_config& cfg);
+
+/// A member held under RAII: returned `ok` on destruction, or `fail` after
+/// `fail()`. Movable, not copyable.
+class lease {
+public:
+  lease(app a, std::string pool, caf::actor member);
+  lease(lease&& other) noexcept;
+  lease& operator=(lease&& other) noexcept;
+  lease(const lease&) = delete;
+  lease& operator=(const lease&) = delete;
+  ~lease();
+
+  const caf::actor& member() const noexcept { return member_; }
+
+  /// Marks the member broken: it is returned `fail` (stopped and replaced).
+  void fail() noexcept { failed_ = true; }
+
+  /// Returns the member now (idempotent).
+  void release();
+
+private:
+  std::optional<app> app_;
+  std::string pool_;
+  caf::actor member_;
+  bool failed_ = false;
+};
+
+// -- template definitions ----------------------------------------------------------
+
+namespace detail {
+
+template <class T>
+struct flatten_expected {
+  using type = T;
+};
+
+template <class T>
+struct flatten_expected<caf::expected<T>> {
+  using type = T;
+};
+
+caf::error error_from_exception(std::exception_ptr ep);
+
+} // namespace detail
+
+template <class F>
+auto app::with_member(caf::scoped_actor& self, const std::string& pool,
+                      caf::timespan timeout, F fn) {
+  using raw = std::invoke_result_t<F&, const caf::actor&>;
+  using value = typename detail::flatten_expected<raw>::type;
+  using result = caf::expected<value>;
+  auto m = take_member(self, pool, timeout);
+  if (!m)
+    return result{std::move(m.error())};
+  // A guard, so that the member goes back even if the scope unwinds.
+  lease guard{*this, pool, *m};
+  try {
+    if constexpr (std::is_void_v<raw>) {
+      fn(guard.member());
+      return result{};
+    } else {
+      return result{fn(guard.member())};
+    }
+  } catch (...) {
+    guard.fail();
+    return result{detail::error_from_exception(std::current_exception())};
+  }
+}
+
+template <class Reply>
+caf::expected<Reply>
+app::execute_in_session(caf::scoped_actor& self, const std::string& pool,
+                        const std::string& session, caf::timespan timeout,
+                        caf::message request) {
+  auto m = take_member(self, pool, timeout, session);
+  if (!m)
+    return std::move(m.error());
+  lease guard{*this, pool, *m};
+  auto reply = request_member(self, *m, timeout, std::move(request));
+  if (!reply) {
+    if (reply.error().category() == caf::atom("system"))
+      guard.fail();
+    return std::move(reply.error());
+  }
+  if (!reply->template match_elements<Reply>())
+    return caf::make_error(caf::sec::unexpected_response);
+  return reply->template get_as<Reply>(0);
+}
+
+} // namespace pooler

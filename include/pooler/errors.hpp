@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+
+namespace pooler {
+
+/// Error codes of the category `pooler` (atom "pooler"). Zero means no error.
+enum class errc : uint8_t {
+  /// No member available; the reason (at_capacity, all_in_use, queue_full,
+  /// timeout) is in the context, see `no_members_reason`.
+  no_members = 1,
+  pool_not_found,
+  pool_exists,
+  /// The context names the pool and the key.
+  invalid_config,
+  /// `pool_reconfigure` changed `name` or `start`.
+  unsupported_change,
+  /// `pool_reconfigure` lowered `max_count` below the live count.
+  not_enough_free_members,
+  not_a_member,
+  /// A member (or a supervisor's child) could not be started.
+  start_failed,
+  // Supervision (SPEC §2.3, OTP's error atoms).
+  already_present,
+  already_started,
+  running,
+  not_found,
+  simple_one_for_one,
+  /// A group name that no pool has joined.
+  group_not_found,
+};
+
+/// The atom that identifies pooler's error category.
+constexpr caf::atom_value error_category = caf::atom("pooler");
+
+/// Returns the name of an error code, e.g. "no_members".
+std::string to_string(errc x);
+
+/// Makes an error without context. Found by ADL, so handlers may return `errc`.
+caf::error make_error(errc x);
+
+/// Makes an error whose context is the pool (or supervisor child) it concerns
+/// and a free-form detail, e.g. `make_error(errc::no_members, "p1", "timeout")`.
+caf::error make_error(errc x, std::string subject, std::string detail = {});
+
+/// Renders a pooler error readably, e.g.
+/// `pooler_error(no_members, pool "p1": timeout)`; registered by `add_to`.
+std::string render_error(uint8_t code, caf::atom_value category,
+                         const caf::message& context);
+
+/// The subject of a pooler error (pool name or child id), or "" if none.
+std::string error_subject(const caf::error& err);
+
+/// The detail of a pooler error (e.g. "timeout" for `no_members`), or "".
+std::string error_detail(const caf::error& err);
+
+/// Reasons of `no_members`, spelled as in pooler's metrics.
+namespace no_members_reason {
+constexpr const char* at_capacity = "at_capacity";
+constexpr const char* all_in_use = "all_in_use";
+constexpr const char* queue_full = "queue_full";
+constexpr const char* timeout = "timeout";
+} // namespace no_members_reason
+
+} // namespace pooler

@@ -1,0 +1,167 @@
+#pragma once
+
+// Metrics and telemetry (SPEC §5): the sink interface, the built-in sinks and
+// the descriptors of every metric a pool emits.
+
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pooler {
+
+/// One label of a metric, e.g. {"reason", "crashed"}.
+struct metric_label {
+  std::string_view name;
+  std::string_view value;
+};
+
+using metric_labels = std::initializer_list<metric_label>;
+
+/// Where a pool reports. Called from pool actors concurrently: an
+/// implementation must be thread-safe. Pools call it only when one is set, so
+/// "no sink" costs nothing on the hot path.
+class metrics_sink {
+public:
+  virtual ~metrics_sink();
+
+  /// Adds `delta` to a counter.
+  virtual void counter(std::string_view name, std::string_view pool,
+                       metric_labels labels, double delta)
+    = 0;
+
+  /// Sets a gauge.
+  virtual void gauge(std::string_view name, std::string_view pool,
+                     metric_labels labels, double value)
+    = 0;
+
+  /// Observes one value of a histogram (durations are in seconds).
+  virtual void histogram(std::string_view name, std::string_view pool,
+                         metric_labels labels, double value)
+    = 0;
+};
+
+enum class metric_type { counter, gauge, histogram };
+
+std::string to_string(metric_type x);
+
+/// Declares a metric: its labels and every value each label may take.
+struct metric_descriptor {
+  std::string name;
+  metric_type type;
+  std::string help;
+  std::map<std::string, std::vector<std::string>> labels;
+};
+
+/// Every metric a pool may emit; nothing undeclared is ever emitted.
+const std::vector<metric_descriptor>& metrics();
+
+/// The descriptor of `name`, or nullptr.
+const metric_descriptor* find_metric(std::string_view name);
+
+// -- built-in sinks ------------------------------------------------------------
+
+/// Keeps everything in memory, for tests and pull-style export.
+class memory_sink : public metrics_sink {
+public:
+  /// One call received, in order.
+  struct event {
+    metric_type type;
+    std::string name;
+    std::string pool;
+    std::map<std::string, std::string> labels;
+    double value;
+  };
+
+  void counter(std::string_view name, std::string_view pool,
+               metric_labels labels, double delta) override;
+  void gauge(std::string_view name, std::string_view pool,
+             metric_labels labels, double value) override;
+  void histogram(std::string_view name, std::string_view pool,
+                 metric_labels labels, double value) override;
+
+  /// Sum of a counter (0 if never emitted). Without labels: over all labels.
+  double counter_value(std::string_view name, std::string_view pool,
+                       metric_labels labels = {}) const;
+
+  /// Last value of a gauge, or -1 if never set.
+  double gauge_value(std::string_view name, std::string_view pool) const;
+
+  /// Observations of a histogram.
+  std::vector<double> histogram_values(std::string_view name,
+                                       std::string_view pool) const;
+
+  /// Every call received so far, in order.
+  std::vector<event> events() const;
+
+  /// The distinct names emitted so far.
+  std::vector<std::string> names() const;
+
+  void clear();
+
+private:
+  void record(metric_type type, std::string_view name, std::string_view pool,
+              metric_labels labels, double value);
+
+  mutable std::mutex mtx_;
+  std::vector<event> events_;
+};
+
+/// Writes one JSON object per call to a stream, e.g.
+/// {"type":"counter","name":"take","pool":"p1","labels":{},"value":1}
+class json_lines_sink : public metrics_sink {
+public:
+  /// The stream must outlive the sink.
+  explicit json_lines_sink(std::ostream& out);
+
+  void counter(std::string_view name, std::string_view pool,
+               metric_labels labels, double delta) override;
+  void gauge(std::string_view name, std::string_view pool,
+             metric_labels labels, double value) override;
+  void histogram(std::string_view name, std::string_view pool,
+                 metric_labels labels, double value) override;
+
+private:
+  void write(metric_type type, std::string_view name, std::string_view pool,
+             metric_labels labels, double value);
+
+  std::mutex mtx_;
+  std::ostream* out_;
+};
+
+/// Aggregates and renders the Prometheus text exposition format on demand.
+/// Names are prefixed `pooler_`; every series has a `pool` label.
+class prometheus_sink : public metrics_sink {
+public:
+  void counter(std::string_view name, std::string_view pool,
+               metric_labels labels, double delta) override;
+  void gauge(std::string_view name, std::string_view pool,
+             metric_labels labels, double value) override;
+  void histogram(std::string_view name, std::string_view pool,
+                 metric_labels labels, double value) override;
+
+  /// The current values, with # HELP and # TYPE lines from `metrics()`.
+  std::string render() const;
+
+private:
+  struct series;
+  mutable std::mutex mtx_;
+  std::map<std::string, std::map<std::string, std::vector<double>>> data_;
+};
+
+// -- named sinks (the `metrics` key of a pool config) ------------------------------
+
+/// Makes `sink` available to pool configs as `metrics = name`. Replaces an
+/// earlier sink of the same name. Thread-safe.
+void register_metrics_sink(const std::string& name,
+                           std::shared_ptr<metrics_sink> sink);
+
+/// The sink registered as `name`, or nullptr.
+std::shared_ptr<metrics_sink> find_metrics_sink(const std::string& name);
+
+} // namespace pooler
