@@ -1,1 +1,426 @@
-// placeholder: written in a later step
+// The app handle: pooler's tree, pools by name, takes and returns.
+
+#include "pooler/app.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/protocol.hpp"
+#include "actors/tree.hpp"
+#include "pooler/config_file.hpp"
+#include "src/app_state.hpp"
+#include "src/log.hpp"
+
+namespace pooler {
+
+namespace detail {
+
+void app_state::stop(bool wait) {
+  if (stopped.exchange(true) || !top)
+    return;
+  if (!wait) {
+    caf::anon_send_exit(top, caf::exit_reason::user_shutdown);
+    return;
+  }
+  caf::scoped_actor self{*sys};
+  self->monitor(top);
+  self->send_exit(top, caf::exit_reason::user_shutdown);
+  self->receive([](caf::down_msg&) {});
+}
+
+app_state::~app_state() {
+  // The last handle may go away inside an actor: never block there.
+  stop(false);
+}
+
+int64_t take_timeout_ns(caf::timespan timeout) {
+  if (timeout == infinite_wait)
+    return -1;
+  return std::max<int64_t>(0, timeout.count());
+}
+
+caf::duration take_request_timeout(caf::timespan timeout) {
+  if (timeout == infinite_wait)
+    return caf::duration{caf::infinite};
+  return caf::duration{timeout + timeout / 10 + std::chrono::seconds(1)};
+}
+
+caf::error take_error(const std::string& pool, caf::error err) {
+  if (err == caf::sec::request_timeout)
+    return make_error(errc::no_members, pool, no_members_reason::timeout);
+  if (err == caf::sec::request_receiver_down)
+    return make_error(errc::pool_not_found, pool);
+  return err;
+}
+
+caf::error error_from_exception(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    return caf::make_error(caf::sec::runtime_error, std::string{e.what()});
+  } catch (...) {
+    return caf::make_error(caf::sec::runtime_error,
+                           std::string{"unknown exception"});
+  }
+}
+
+} // namespace detail
+
+namespace {
+
+template <class T>
+caf::expected<T> ask(caf::actor_system& sys, const caf::actor& dest,
+                     caf::message msg, caf::timespan timeout
+                                       = std::chrono::seconds(10)) {
+  caf::expected<T> result{caf::sec::none};
+  caf::scoped_actor self{sys};
+  self->request(dest, timeout, std::move(msg))
+    .receive([&](T& x) { result = std::move(x); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::expected<void> ask_void(caf::actor_system& sys, const caf::actor& dest,
+                             caf::message msg,
+                             caf::timespan timeout = std::chrono::seconds(10)) {
+  caf::expected<void> result;
+  caf::scoped_actor self{sys};
+  self->request(dest, timeout, std::move(msg))
+    .receive([] {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::expected<void> check_member_type(caf::actor_system& sys,
+                                      const pool_config& cfg) {
+  auto& name = cfg.start.type_name();
+  if (name.empty() || sys.config().actor_factories.count(name) > 0)
+    return caf::unit;
+  return make_error(errc::invalid_config, cfg.name,
+                    "start: unknown member type \"" + name + "\"");
+}
+
+void take_async(caf::event_based_actor* self,
+                std::shared_ptr<detail::app_state> st, std::string pool,
+                caf::timespan timeout, std::string affinity,
+                std::function<void(caf::actor)> on_member,
+                std::function<void(caf::error)> on_error, int attempts) {
+  auto handle = st->reg->pool(pool);
+  if (!handle) {
+    on_error(make_error(errc::pool_not_found, pool));
+    return;
+  }
+  auto t = detail::take_timeout_ns(timeout);
+  self
+    ->request(handle, detail::take_request_timeout(timeout), take_atom::value,
+              t, affinity)
+    .then([on_member](caf::actor& m) { on_member(std::move(m)); },
+          [=](caf::error& err) mutable {
+            // The pool actor died meanwhile; its supervisor may have
+            // restarted it under the same name.
+            if (err == caf::sec::request_receiver_down && attempts > 1
+                && st->reg->pool(pool) != handle) {
+              take_async(self, st, pool, timeout, affinity, on_member,
+                         on_error, attempts - 1);
+              return;
+            }
+            on_error(detail::take_error(pool, std::move(err)));
+          });
+}
+
+} // namespace
+
+// -- life cycle ----------------------------------------------------------------------
+
+caf::expected<app> app::start(caf::actor_system& sys) {
+  auto pools = pools_from_config(sys.config());
+  if (!pools)
+    return std::move(pools.error());
+  return start(sys, std::move(*pools));
+}
+
+caf::expected<app> app::start(caf::actor_system& sys,
+                              std::vector<pool_config> pools) {
+  auto st = std::make_shared<detail::app_state>();
+  st->sys = &sys;
+  auto top = start_pooler_sup(sys, st->reg);
+  if (!top)
+    return std::move(top.error());
+  st->top = std::move(*top);
+  app result{std::move(st)};
+  for (auto& cfg : pools) {
+    if (auto ok = result.new_pool(std::move(cfg)); !ok) {
+      result.stop();
+      return std::move(ok.error());
+    }
+  }
+  return result;
+}
+
+void app::stop() {
+  state_->stop(true);
+}
+
+caf::expected<void> app::new_pool(pool_config cfg) {
+  if (auto valid = validate(cfg); !valid)
+    return valid;
+  if (auto known = check_member_type(system(), cfg); !known)
+    return known;
+  auto& reg = *state_->reg;
+  auto name = cfg.name;
+  if (!reg.reserve(cfg))
+    return make_error(errc::pool_exists, name);
+  caf::scoped_actor self{system()};
+  auto sup = start_child(self, state_->top, pool_sup_spec(state_->reg, name));
+  if (!sup) {
+    reg.erase(name);
+    return std::move(sup.error());
+  }
+  // Usable once the init_count starts have reported or timed out.
+  auto timeout = cfg.member_start_timeout + std::chrono::seconds(5);
+  return ask_void(system(), reg.pool(name), caf::make_message(ready_atom::value),
+                  timeout);
+}
+
+caf::expected<void> app::rm_pool(const std::string& name) {
+  auto& reg = *state_->reg;
+  if (!reg.contains(name))
+    return caf::unit;
+  caf::scoped_actor self{system()};
+  auto id = pool_sup_id(name);
+  // Waiting requestors get pool_not_found from the pool as it stops.
+  if (auto ok = terminate_child(self, state_->top, id);
+      !ok && ok.error() != errc::not_found)
+    return ok;
+  delete_child(self, state_->top, id);
+  reg.erase(name);
+  return caf::unit;
+}
+
+caf::expected<void> app::rm_group(const std::string& group) {
+  auto pools = group_pools(group);
+  if (pools.empty())
+    return make_error(errc::group_not_found, group);
+  for (auto& name : pools)
+    if (auto ok = rm_pool(name); !ok)
+      return ok;
+  return caf::unit;
+}
+
+caf::expected<std::vector<reconfigure_action>>
+app::pool_reconfigure(const std::string& name, pool_config cfg) {
+  auto pool = state_->reg->pool(name);
+  if (!pool)
+    return make_error(errc::pool_not_found, name);
+  return ask<std::vector<reconfigure_action>>(
+    system(), pool, caf::make_message(reconf_atom::value, std::move(cfg)));
+}
+
+caf::expected<pool_config> app::pool_config_of(const std::string& name) {
+  if (auto cfg = state_->reg->config(name))
+    return std::move(*cfg);
+  return make_error(errc::pool_not_found, name);
+}
+
+// -- taking and returning ------------------------------------------------------------
+
+void app::take_member_impl(caf::event_based_actor* self,
+                           const std::string& pool, caf::timespan timeout,
+                           std::function<void(caf::actor)> on_member,
+                           std::function<void(caf::error)> on_error,
+                           std::optional<std::string> affinity) {
+  take_async(self, state_, pool, timeout, affinity.value_or(std::string{}),
+             std::move(on_member), std::move(on_error), 2);
+}
+
+caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
+                                           const std::string& pool,
+                                           caf::timespan timeout,
+                                           std::optional<std::string> affinity) {
+  auto aff = affinity.value_or(std::string{});
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto handle = state_->reg->pool(pool);
+    if (!handle)
+      break;
+    caf::expected<caf::actor> result{caf::sec::none};
+    self
+      ->request(handle, detail::take_request_timeout(timeout), take_atom::value,
+                detail::take_timeout_ns(timeout), aff)
+      .receive([&](caf::actor& m) { result = std::move(m); },
+               [&](caf::error& err) { result = std::move(err); });
+    if (result)
+      return result;
+    // A pool actor that died meanwhile may have been restarted.
+    if (result.error() != caf::sec::request_receiver_down
+        || state_->reg->pool(pool) == handle)
+      return detail::take_error(pool, std::move(result.error()));
+  }
+  return make_error(errc::pool_not_found, pool);
+}
+
+void app::return_member(const std::string& pool, const caf::actor& member,
+                        member_status s) {
+  if (auto handle = state_->reg->pool(pool))
+    caf::anon_send(handle, return_atom::value, member, s == member_status::fail);
+  else
+    warn("return_member: unknown pool \"" + pool + "\"");
+}
+
+caf::expected<lease> app::take_lease(caf::scoped_actor& self,
+                                     const std::string& pool,
+                                     caf::timespan timeout) {
+  auto m = take_member(self, pool, timeout);
+  if (!m)
+    return std::move(m.error());
+  return lease{*this, pool, std::move(*m)};
+}
+
+// -- introspection -----------------------------------------------------------------
+
+caf::expected<utilization> app::pool_utilization(const std::string& pool) {
+  auto handle = state_->reg->pool(pool);
+  if (!handle)
+    return make_error(errc::pool_not_found, pool);
+  return ask<utilization>(system(), handle, caf::make_message(util_atom::value));
+}
+
+caf::expected<std::vector<member_info>>
+app::pool_stats(const std::string& pool) {
+  auto handle = state_->reg->pool(pool);
+  if (!handle)
+    return make_error(errc::pool_not_found, pool);
+  return ask<std::vector<member_info>>(system(), handle,
+                                       caf::make_message(stats_atom::value));
+}
+
+caf::expected<std::vector<caf::expected<caf::message>>> app::call_free_members(
+  const std::string& pool,
+  std::function<caf::expected<caf::message>(const caf::actor&)> fn,
+  caf::timespan timeout) {
+  auto handle = state_->reg->pool(pool);
+  if (!handle)
+    return make_error(errc::pool_not_found, pool);
+  // This thread's scoped actor is the consumer of every member it runs on.
+  caf::scoped_actor self{system()};
+  caf::expected<std::vector<caf::actor>> free{caf::sec::none};
+  self->request(handle, timeout, take_free_atom::value)
+    .receive([&](std::vector<caf::actor>& xs) { free = std::move(xs); },
+             [&](caf::error& err) { free = std::move(err); });
+  if (!free)
+    return detail::take_error(pool, std::move(free.error()));
+  std::vector<caf::expected<caf::message>> results;
+  for (auto& m : *free) {
+    try {
+      results.push_back(fn(m));
+    } catch (...) {
+      results.push_back(detail::error_from_exception(std::current_exception()));
+    }
+    return_member(pool, m);
+  }
+  return results;
+}
+
+std::vector<std::string> app::pool_names() {
+  return state_->reg->names();
+}
+
+caf::expected<void> app::cull_pool(const std::string& pool) {
+  auto handle = state_->reg->pool(pool);
+  if (!handle)
+    return make_error(errc::pool_not_found, pool);
+  return ask_void(system(), handle, caf::make_message(cull_atom::value));
+}
+
+// -- the tree ----------------------------------------------------------------------------
+
+caf::actor_system& app::system() const {
+  return *state_->sys;
+}
+
+caf::actor app::top_supervisor() const {
+  return state_->top;
+}
+
+caf::expected<caf::actor> app::pool_actor(const std::string& pool) const {
+  if (auto x = state_->reg->pool(pool))
+    return x;
+  return make_error(errc::pool_not_found, pool);
+}
+
+caf::expected<caf::actor> app::pool_supervisor(const std::string& pool) const {
+  if (auto x = state_->reg->pool_sup(pool))
+    return x;
+  return make_error(errc::pool_not_found, pool);
+}
+
+caf::expected<caf::actor> app::member_supervisor(const std::string& pool) const {
+  if (auto x = state_->reg->member_sup(pool))
+    return x;
+  return make_error(errc::pool_not_found, pool);
+}
+
+child_spec pool_child_spec(app& a, pool_config cfg) {
+  auto reg = a.state()->reg;
+  auto inner = pool_sup_spec(reg, cfg.name);
+  auto spec = inner;
+  spec.start = [reg, cfg, inner](caf::actor_system& sys,
+                                 const caf::message& extra)
+    -> caf::expected<caf::actor> {
+    if (auto valid = validate(cfg); !valid)
+      return std::move(valid.error());
+    // Registered on first start; a restart finds the (possibly reconfigured)
+    // entry in place.
+    if (!reg->contains(cfg.name))
+      reg->reserve(cfg);
+    return inner.start(sys, extra);
+  };
+  return spec;
+}
+
+void add_to(caf::actor_system_config& cfg) {
+  cfg.add_error_category(error_category, render_error);
+  cfg.add_message_type<utilization>("pooler_utilization");
+  cfg.add_message_type<member_info>("pooler_member_info");
+  cfg.add_message_type<std::vector<member_info>>("pooler_member_infos");
+  cfg.add_message_type<reconfigure_action>("pooler_reconfigure_action");
+  cfg.add_message_type<std::vector<reconfigure_action>>(
+    "pooler_reconfigure_actions");
+}
+
+// -- lease -------------------------------------------------------------------------------
+
+lease::lease(app a, std::string pool, caf::actor member)
+  : app_(std::move(a)), pool_(std::move(pool)), member_(std::move(member)) {
+}
+
+lease::lease(lease&& other) noexcept
+  : app_(std::move(other.app_)),
+    pool_(std::move(other.pool_)),
+    member_(std::move(other.member_)),
+    failed_(other.failed_) {
+  other.app_.reset();
+}
+
+lease& lease::operator=(lease&& other) noexcept {
+  if (this != &other) {
+    release();
+    app_ = std::move(other.app_);
+    pool_ = std::move(other.pool_);
+    member_ = std::move(other.member_);
+    failed_ = other.failed_;
+    other.app_.reset();
+  }
+  return *this;
+}
+
+lease::~lease() {
+  release();
+}
+
+void lease::release() {
+  if (!app_ || !member_)
+    return;
+  app_->return_member(pool_, member_,
+                      failed_ ? member_status::fail : member_status::ok);
+  app_.reset();
+}
+
+} // namespace pooler

@@ -17,6 +17,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/timespan.hpp>
 
@@ -156,16 +157,14 @@ public:
   /// One record per member. Error: `pool_not_found`.
   caf::expected<std::vector<member_info>> pool_stats(const std::string& pool);
 
-  /// Checks out every free member, sends each `request` concurrently, returns
-  /// them and gives one result per member; the pool itself never blocks.
-  caf::expected<std::vector<caf::expected<caf::message>>>
-  call_free_members(const std::string& pool, caf::message request,
-                    caf::timespan timeout);
-
-  /// Same with a callable run on each free member in the caller's thread.
+  /// Checks out every free member at once, runs `fn` on each in the caller's
+  /// thread and returns them `ok`: the pool itself never blocks (pooler's
+  /// call_free_members blocks its pool). One result per member. `timeout`
+  /// bounds the checkout. Error: `pool_not_found`.
   caf::expected<std::vector<caf::expected<caf::message>>> call_free_members(
     const std::string& pool,
-    std::function<caf::expected<caf::message>(const caf::actor&)> fn);
+    std::function<caf::expected<caf::message>(const caf::actor&)> fn,
+    caf::timespan timeout = std::chrono::seconds(5));
 
   /// The pools of a group, sorted by name; empty for an unknown group.
   std::vector<std::string> group_pools(const std::string& group);
@@ -175,13 +174,6 @@ public:
 
   /// Culls a pool now (pooler's `cull_pool` message). Error: `pool_not_found`.
   caf::expected<void> cull_pool(const std::string& pool);
-
-  // -- scale-out (SPEC §9) --------------------------------------------------------------
-
-  /// Makes this node's pools reachable at `host:port` (0 = any free port).
-  /// Returns the port bound.
-  caf::expected<uint16_t> publish(uint16_t port,
-                                  const std::string& host = "127.0.0.1");
 
   // -- the tree (for applications' own supervisors and for tests) ---------------------
 
@@ -217,18 +209,8 @@ private:
                               std::function<void(caf::actor)> on_member,
                               std::function<void(caf::error)> on_error);
 
-  caf::expected<caf::message> request_member(caf::scoped_actor& self,
-                                             const caf::actor& member,
-                                             caf::timespan timeout,
-                                             caf::message request);
-
   std::shared_ptr<detail::app_state> state_;
 };
-
-/// Connects to the pools another node published with `app::publish` (SPEC
-/// §9). The handle supports take/return/introspection against that node.
-caf::expected<app> connect(caf::actor_system& sys, const std::string& host,
-                           uint16_t port);
 
 /// A child spec that starts one pool's subtree (pool_sup → member_sup + pool)
 /// under an application's own supervisor; the pool registers with `a`, so
@@ -317,15 +299,16 @@ app::execute_in_session(caf::scoped_actor& self, const std::string& pool,
   if (!m)
     return std::move(m.error());
   lease guard{*this, pool, *m};
-  auto reply = request_member(self, *m, timeout, std::move(request));
-  if (!reply) {
-    if (reply.error().category() == caf::atom("system"))
-      guard.fail();
-    return std::move(reply.error());
-  }
-  if (!reply->template match_elements<Reply>())
-    return caf::make_error(caf::sec::unexpected_response);
-  return reply->template get_as<Reply>(0);
+  caf::expected<Reply> result{caf::sec::none};
+  self->request(*m, timeout, std::move(request))
+    .receive([&](Reply& x) { result = std::move(x); },
+             [&](caf::error& err) {
+               // A member that timed out or vanished mid-request is suspect.
+               if (err.category() == caf::atom("system"))
+                 guard.fail();
+               result = std::move(err);
+             });
+  return result;
 }
 
 } // namespace pooler

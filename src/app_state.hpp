@@ -1,0 +1,52 @@
+#pragma once
+
+// What an `app` handle shares: the actor system, the registry of pools, the
+// top supervisor and the group takes in flight.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/duration.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
+
+#include "src/registry.hpp"
+
+namespace pooler::detail {
+
+struct app_state {
+  caf::actor_system* sys = nullptr;
+  std::shared_ptr<registry> reg = std::make_shared<registry>();
+  caf::actor top;
+  std::atomic<bool> stopped{false};
+
+  /// Members handed out by group takes, and the pool each came from, so
+  /// that return_group_member finds its way back.
+  std::mutex group_mtx;
+  std::unordered_map<caf::actor_addr, std::string> group_members;
+
+  /// Stops the tree; with `wait`, blocks until it is gone.
+  void stop(bool wait);
+
+  ~app_state();
+};
+
+/// The pool's deadline as sent in a take: 0 = never wait, -1 = no limit.
+int64_t take_timeout_ns(caf::timespan timeout);
+
+/// The requestor's own timeout: later than the pool's deadline, so that the
+/// pool always answers first and a late reply (which CAF would drop, leaking
+/// the member) cannot happen.
+caf::duration take_request_timeout(caf::timespan timeout);
+
+/// A failed take's error as the API promises it: a request timeout becomes
+/// `no_members` (timeout), a vanished pool `pool_not_found`.
+caf::error take_error(const std::string& pool, caf::error err);
+
+} // namespace pooler::detail
