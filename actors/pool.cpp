@@ -365,7 +365,9 @@ void pool_state::stop_free_members(size_t n, const char* reason) {
   }
   for (auto id : victims) {
     metrics.count("killed_free", reason);
-    stop_member(id, members[id], false);
+    auto& m = members[id];
+    m.shrink_stop = true;
+    stop_member(id, m, false);
   }
 }
 
@@ -582,6 +584,8 @@ void pool_state::member_died(caf::actor_id id, member_rec& m) {
     case member_state::stopping:
       --stopping_count;
       replace = m.replace_on_stop;
+      if (m.shrink_stop)
+        shrink_stop_done();
       break;
     case member_state::starting:
       break;

@@ -54,6 +54,10 @@ std::vector<std::string> changed_keys(const pool_config& a,
 
 caf::result<std::vector<reconfigure_action>>
 pool_state::reconfigure(pool_config next) {
+  if (shrink_to)
+    return make_error(errc::unsupported_change, cfg.name,
+                      "max_count: an earlier reconfigure is still stopping "
+                      "members");
   if (next.name != cfg.name)
     return make_error(errc::unsupported_change, cfg.name,
                       "name: cannot change from \"" + cfg.name + "\" to \""
@@ -105,10 +109,16 @@ pool_state::reconfigure(pool_config next) {
   // and moves the pool between groups.
   reg->set_config(cfg);
   metrics.configure(cfg);
+  if (to_stop > 0) {
+    // The old limit stays until the stopped members are gone.
+    shrink_to = cfg.max_count;
+    cfg.max_count = old.max_count;
+  }
   for (auto& a : actions) {
     if (a.name == "start_workers") {
       start_members(std::stoul(a.argument));
     } else if (a.name == "stop_free_workers") {
+      shrink_stops = to_stop;
       stop_free_members(to_stop, "reconfigured");
     } else if (a.name == "shrink_queue") {
       // The oldest waiters go first, as pooler.
@@ -130,7 +140,21 @@ pool_state::reconfigure(pool_config next) {
     }
   }
   publish_gauges();
+  if (shrink_to) {
+    shrink_actions = std::move(actions);
+    shrink_promise = self->make_response_promise();
+    return shrink_promise;
+  }
   return actions;
+}
+
+void pool_state::shrink_stop_done() {
+  if (--shrink_stops > 0)
+    return;
+  cfg.max_count = *shrink_to;
+  shrink_to.reset();
+  shrink_promise.deliver(std::move(shrink_actions));
+  shrink_actions.clear();
 }
 
 } // namespace pooler

@@ -35,6 +35,7 @@ struct member_rec {
   caf::actor_addr consumer;           ///< while in_use
   uint64_t free_seq = 0;              ///< identifies its entry in the free list
   bool replace_on_stop = false;       ///< while stopping
+  bool shrink_stop = false;           ///< stopped to lower max_count
   steady_time accepted_at{};
   steady_time last_free{};
   steady_time taken_at{};
@@ -103,6 +104,13 @@ struct pool_state {
   steady_time backoff_until{};
   size_t owed_starts = 0; ///< replacements postponed by the start backoff
 
+  // -- a reconfigure that lowers max_count: the new limit applies once the
+  // members it stops are gone, so live members never exceed max_count.
+  std::optional<size_t> shrink_to;
+  size_t shrink_stops = 0;
+  caf::response_promise shrink_promise;
+  std::vector<reconfigure_action> shrink_actions;
+
   // -- timers (delayed_send cannot be cancelled: stale generations are ignored)
   uint64_t cull_gen = 0;
   uint64_t queue_gen = 0;
@@ -138,6 +146,7 @@ struct pool_state {
 
   // -- reconfigure ---------------------------------------------------------------------------
   caf::result<std::vector<reconfigure_action>> reconfigure(pool_config next);
+  void shrink_stop_done();
 
   // -- helpers --------------------------------------------------------------------------------
   bool invariant_holds() const;
@@ -146,7 +155,8 @@ struct pool_state {
   }
   size_t can_add() const {
     auto live = live_count();
-    return live < cfg.max_count ? cfg.max_count - live : 0;
+    auto limit = shrink_to ? std::min(cfg.max_count, *shrink_to) : cfg.max_count;
+    return live < limit ? limit - live : 0;
   }
 
   member_rec* pop_free(const std::string& affinity, caf::actor_id& id);
