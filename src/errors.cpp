@@ -21,6 +21,11 @@ std::string to_string(errc x) {
     case errc::not_found: return "not_found";
     case errc::simple_one_for_one: return "simple_one_for_one";
     case errc::group_not_found: return "group_not_found";
+    case errc::call_failed: return "call_failed";
+    case errc::call_timeout: return "call_timeout";
+    case errc::bad_request: return "bad_request";
+    case errc::bad_reply: return "bad_reply";
+    case errc::process_failed: return "process_failed";
   }
   return "unknown_pooler_error";
 }

@@ -33,6 +33,18 @@ enum class errc : uint8_t {
   simple_one_for_one,
   /// A group name that no pool has joined.
   group_not_found,
+  // External-process members (SPEC §6.4); the subject is the command or the
+  // program, the detail says what happened.
+  /// The process answered `ok:false`; the detail is its error text.
+  call_failed,
+  /// The process did not answer a request within its timeout.
+  call_timeout,
+  /// The request could not be sent (e.g. its arguments are not JSON).
+  bad_request,
+  /// The process wrote a reply line that is not a valid reply.
+  bad_reply,
+  /// The process could not be started, died, or closed its stdout.
+  process_failed,
 };
 
 /// The atom that identifies pooler's error category.

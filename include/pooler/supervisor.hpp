@@ -7,6 +7,13 @@
 // monitors, never links: in CAF 0.17 a linked, exit-trapping actor still dies
 // when a child is killed. A supervisor that ends for any reason (even a kill)
 // takes its remaining children down with it, so a tree never leaves orphans.
+//
+// A supervisor traps exits: an exit message with a reason other than normal
+// (e.g. `user_shutdown` from its parent) makes it stop its children (reverse
+// start order; simple_one_for_one: all at once) and exit with that reason. A
+// normal exit message is ignored, as by any CAF actor. While it stops children
+// (a shutdown, or an all_for_one/rest_for_one restart) it answers no request:
+// requests wait in its mailbox, as with OTP's blocking supervisor.
 
 #include <chrono>
 #include <cstddef>
@@ -43,7 +50,10 @@ std::string to_string(restart_type x);
 std::string to_string(child_type x);
 
 /// Restart spacing (**beyond** OTP): the n-th consecutive restart of the same
-/// child waits min(initial * multiplier^(n-1), max) ± jitter fraction.
+/// child waits min(initial * multiplier^(n-1), max) ± jitter fraction
+/// (uniform). A child that stayed up for a whole `period` of its supervisor
+/// counts as healthy: its next restart is the first again. Restarts count
+/// against the intensity when they are attempted, i.e. after the delay.
 struct backoff_spec {
   caf::timespan initial = std::chrono::milliseconds(100);
   caf::timespan max = std::chrono::seconds(30);
@@ -52,7 +62,8 @@ struct backoff_spec {
 };
 
 /// Supervisor flags. More than `intensity` restarts within `period` make the
-/// supervisor shut its children down and exit with `user_shutdown`.
+/// supervisor shut its children down and exit with `user_shutdown`. A failed
+/// restart is retried (at once, or per `backoff`) and counts as a restart.
 struct sup_flags {
   pooler::strategy strategy = strategy::one_for_one;
   int intensity = 1;
@@ -138,6 +149,21 @@ struct child_counts {
 // -- message protocol (requests to a supervisor actor) ------------------------
 // Each operation below is one request; event-based callers may send these
 // directly, e.g. `self->request(sup, t, which_children_atom::value)`.
+//
+//   request                                    reply
+//   (start_child_atom, child_spec)             caf::actor
+//   (start_child_atom, caf::message args)      caf::actor  (simple_one_for_one)
+//   (terminate_child_atom, std::string id)     empty message
+//   (terminate_child_atom, caf::actor child)   empty message (simple_one_for_one)
+//   (restart_child_atom, std::string id)       caf::actor
+//   (delete_child_atom, std::string id)        empty message
+//   (which_children_atom)                      std::vector<child_info>
+//   (count_children_atom)                      child_counts
+//
+// Errors come as error replies (see the blocking helpers below for which).
+// An empty message is what a `caf::result<void>` handler sends; take it with
+// a handler without arguments: `.then([=] { ... }, [=](caf::error&) { ... })`.
+// Any other request is answered with `sec::unexpected_message`.
 
 using start_child_atom = caf::atom_constant<caf::atom("sup_start")>;
 using terminate_child_atom = caf::atom_constant<caf::atom("sup_term")>;
@@ -151,7 +177,10 @@ using count_children_atom = caf::atom_constant<caf::atom("sup_count")>;
 /// Starts a supervisor: its children start in list order, synchronously in the
 /// calling thread (a nested supervisor's start starts its own children). If one
 /// fails, those already started are shut down in reverse order and the error
-/// is returned (`start_failed` with the child id, or the start's own error).
+/// is returned: the start's own error, or `start_failed` (subject: the child
+/// id) if it returned no actor or threw. `invalid_config` for bad flags or
+/// specs: negative intensity, period <= 0, bad backoff, duplicate ids, a spec
+/// without start function, simple_one_for_one without exactly one spec.
 /// Never blocks on other actors, so it may be called from an actor's handler.
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
                                            sup_flags flags,
@@ -167,8 +196,9 @@ child_spec supervisor_spec(std::string id, sup_flags flags,
 // 10 s; `sec::request_timeout` if it passes).
 
 /// Adds and starts a child (not for simple_one_for_one). Errors:
-/// `already_present` (id known, not running), `already_started` (id running;
-/// the context carries the id), the start's own error.
+/// `already_present` (id known, not running), `already_started` (id running
+/// or waiting for a restart; the context carries the id), the start's own
+/// error (the spec is then not kept), `simple_one_for_one`.
 caf::expected<caf::actor> start_child(caf::scoped_actor& self,
                                       const caf::actor& sup, child_spec spec);
 
@@ -184,13 +214,15 @@ caf::expected<void> terminate_child(caf::scoped_actor& self,
                                     const caf::actor& sup,
                                     const std::string& id);
 
-/// simple_one_for_one only: stops that child. Error `not_found`.
+/// simple_one_for_one only: stops that child and forgets it. Error
+/// `not_found` (not a running child, or not a simple_one_for_one supervisor).
 caf::expected<void> terminate_child(caf::scoped_actor& self,
                                     const caf::actor& sup,
                                     const caf::actor& child);
 
-/// Restarts a terminated child from its spec. Errors: `running`, `not_found`,
-/// `simple_one_for_one`, or the start's own error.
+/// Restarts a terminated child from its spec. Errors: `running` (also while
+/// it waits for a restart), `not_found`, `simple_one_for_one`, or the start's
+/// own error.
 caf::expected<caf::actor> restart_child(caf::scoped_actor& self,
                                         const caf::actor& sup,
                                         const std::string& id);

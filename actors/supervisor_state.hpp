@@ -1,0 +1,180 @@
+#pragma once
+
+// The supervisor actor (SPEC §2): private to the library. The public face is
+// include/pooler/supervisor.hpp; start_supervisor (src/supervisor_api.cpp)
+// starts the children and hands them to `spawn_supervisor`.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/behavior.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+#include <caf/result.hpp>
+
+#include "pooler/supervisor.hpp"
+
+namespace pooler {
+
+/// What a new supervisor actor starts with.
+struct supervisor_init {
+  sup_flags flags;
+  /// All specs in start order; for simple_one_for_one the template alone.
+  std::vector<child_spec> specs;
+  /// Running children of specs[0 .. started.size()), already started.
+  std::vector<caf::actor> started;
+  /// Set when a start failed: stop `started` (reverse order) and quit.
+  bool teardown = false;
+};
+
+/// Spawns the supervisor actor; it monitors the children it is handed.
+caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_init init);
+
+/// Runs a start function; a null handle or an exception is a failed start.
+caf::expected<caf::actor> run_start(const child_spec& spec,
+                                    caf::actor_system& sys,
+                                    const caf::message& extra);
+
+class supervisor_state {
+public:
+  using clock = std::chrono::steady_clock;
+  using self_ptr = caf::stateful_actor<supervisor_state>*;
+
+  explicit supervisor_state(self_ptr self);
+  supervisor_state(const supervisor_state&) = delete;
+  supervisor_state& operator=(const supervisor_state&) = delete;
+
+  /// Kills every child still alive: a supervisor never leaves orphans, even
+  /// when it is killed itself (CAF destroys the state on every exit path).
+  ~supervisor_state();
+
+  void init(supervisor_init init);
+
+  // -- requests ---------------------------------------------------------------
+  caf::result<caf::actor> start_child(child_spec spec);
+  caf::result<caf::actor> start_dynamic_child(caf::message args);
+  caf::result<void> terminate_child(const std::string& id);
+  caf::result<void> terminate_dynamic_child(const caf::actor& child);
+  caf::result<caf::actor> restart_child(const std::string& id);
+  caf::result<void> delete_child(const std::string& id);
+  std::vector<child_info> which_children() const;
+  child_counts count_children() const;
+
+  // -- events -----------------------------------------------------------------
+  void on_down(caf::down_msg& dm);
+  void on_exit_msg(caf::exit_msg& em);
+  void on_retry(uint64_t key, uint64_t incarnation);
+  void on_stop_tick(uint64_t gen);
+  void on_teardown();
+
+private:
+  /// One child (static supervisors) or one dynamic child (simple_one_for_one).
+  struct child_rec {
+    uint64_t key = 0;
+    child_spec spec;    ///< empty for dynamic children: they use the template
+    caf::message extra; ///< start_child arguments of a dynamic child
+    caf::actor handle;  ///< null unless running
+    /// Bumped on every start and every scheduled restart, so that exit events
+    /// and retry ticks of an earlier life are recognised as stale.
+    uint64_t incarnation = 0;
+    bool waiting = false; ///< a restart attempt is scheduled
+    clock::time_point started_at;
+    unsigned consecutive = 0; ///< backoff: restarts without a healthy run
+  };
+
+  /// A child died; handled when no stop sequence is in progress.
+  struct exit_event {
+    uint64_t key;
+    uint64_t incarnation;
+    caf::error reason;
+  };
+
+  struct stop_item {
+    caf::actor handle;
+    shutdown_spec how;
+  };
+
+  /// Stopping children one after the other (or all at once), then `then`.
+  /// While a job runs the supervisor is busy: requests wait in the mailbox.
+  struct stop_job {
+    std::vector<stop_item> items; ///< in stop order
+    bool parallel = false;
+    size_t next = 0; ///< sequential: items[next - 1] is being stopped
+    std::unordered_set<caf::actor_addr> alive; ///< items not down yet
+    uint64_t tick_gen = 0;
+    std::function<void()> then;
+  };
+
+  bool dynamic() const {
+    return flags_.strategy == strategy::simple_one_for_one;
+  }
+  const child_spec& spec_of(const child_rec& c) const {
+    return dynamic() ? template_ : c.spec;
+  }
+  bool busy() const {
+    return job_.has_value();
+  }
+
+  child_rec* find(uint64_t key);
+  child_rec* find_id(const std::string& id);
+  void remove(uint64_t key);
+  child_rec& add_rec(child_spec spec, caf::message extra);
+  caf::error start_rec(child_rec& c);
+  void adopt(child_rec& c, caf::actor handle);
+  stop_item detach(child_rec& c);
+  std::vector<stop_item> detach_running_reverse(size_t from);
+  void cancel_wait(child_rec& c);
+  size_t index_of(uint64_t key) const;
+
+  // restarts
+  void resume();
+  void handle_exit(const exit_event& ev);
+  void schedule_attempt(child_rec& c, bool after_failure);
+  void attempt(uint64_t key);
+  void do_restart(uint64_t key);
+  void restart_from(uint64_t key, bool whole_group);
+  bool add_restart();
+  caf::timespan next_delay(child_rec& c);
+  void drop_dead_temporaries();
+
+  // stopping
+  void stop(std::vector<stop_item> items, bool parallel,
+            std::function<void()> then);
+  void advance();
+  void send_stop(const stop_item& item);
+  void finish_job();
+  void enter_busy();
+  void leave_busy();
+  void begin_terminate(caf::error reason);
+
+  self_ptr self_;
+  sup_flags flags_;
+  child_spec template_; ///< simple_one_for_one only
+  std::vector<child_rec> children_;                 ///< static: start order
+  std::unordered_map<uint64_t, child_rec> dynamic_; ///< simple_one_for_one
+  std::unordered_map<caf::actor_addr, uint64_t> by_addr_; ///< running
+  uint64_t next_key_ = 1;
+  std::deque<exit_event> pending_;
+  std::deque<clock::time_point> restarts_; ///< intensity window
+  std::optional<stop_job> job_;
+  uint64_t tick_gen_ = 0;
+  std::optional<caf::error> pending_exit_;
+  bool terminating_ = false;
+  std::minstd_rand rng_;
+};
+
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
+                         supervisor_init init);
+
+} // namespace pooler
