@@ -66,7 +66,7 @@ pool_state::reconfigure(pool_config next) {
     return make_error(errc::unsupported_change, cfg.name,
                       "start: cannot change from " + cfg.start.describe()
                         + " to " + next.start.describe());
-  if (auto valid = validate(next); !valid)
+  if (auto valid = validate(next, self->system().config()); !valid)
     return std::move(valid.error());
   // Lowering max_count below the live count needs enough free members to
   // stop; otherwise nothing is applied.

@@ -7,6 +7,7 @@
 #include "actors/protocol.hpp"
 #include "actors/tree.hpp"
 #include "pooler/config_file.hpp"
+#include "pooler/process_member.hpp"
 #include "src/app_state.hpp"
 #include "src/log.hpp"
 
@@ -89,15 +90,6 @@ caf::expected<void> ask_void(caf::actor_system& sys, const caf::actor& dest,
   return result;
 }
 
-caf::expected<void> check_member_type(caf::actor_system& sys,
-                                      const pool_config& cfg) {
-  auto& name = cfg.start.type_name();
-  if (name.empty() || sys.config().actor_factories.count(name) > 0)
-    return caf::unit;
-  return make_error(errc::invalid_config, cfg.name,
-                    "start: unknown member type \"" + name + "\"");
-}
-
 void take_async(caf::event_based_actor* self,
                 std::shared_ptr<detail::app_state> st, std::string pool,
                 caf::timespan timeout, std::string affinity,
@@ -160,10 +152,8 @@ void app::stop() {
 }
 
 caf::expected<void> app::new_pool(pool_config cfg) {
-  if (auto valid = validate(cfg); !valid)
+  if (auto valid = validate(cfg, system().config()); !valid)
     return valid;
-  if (auto known = check_member_type(system(), cfg); !known)
-    return known;
   auto& reg = *state_->reg;
   auto name = cfg.name;
   if (!reg.reserve(cfg))
@@ -383,6 +373,7 @@ void add_to(caf::actor_system_config& cfg) {
   cfg.add_message_type<reconfigure_action>("pooler_reconfigure_action");
   cfg.add_message_type<std::vector<reconfigure_action>>(
     "pooler_reconfigure_actions");
+  cfg.add_message_type<process_stats>("pooler_process_stats");
 }
 
 // -- lease -------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 #pragma once
 
 // Pool configs from caf-application.conf (SPEC §7) and from JSON. Every
-// element is validated; errors are `invalid_config` naming the element index,
-// the pool name and the key, e.g.
-// `pools[1] (pool "pg_db1"): init-count: must be a non-negative integer`.
+// element is validated; errors are `invalid_config` whose subject is the pool
+// name (`pools[i]` if it has none) and whose detail names the element index
+// and the key, e.g. rendered:
+// `pooler_error(invalid_config, "pg_db1": pools[1]: init-count: expected a
+// non-negative integer, got "x")`. Errors of the whole text have the subject
+// "ini" or "json" and the position in the detail. Nothing here throws.
 
 #include <string>
 #include <string_view>
@@ -38,6 +41,8 @@ caf::expected<std::vector<pool_config>> pools_from_ini(std::string_view text);
 
 /// One pool from a JSON object with the same keys (dashes or underscores).
 /// Durations: "30s", a number of milliseconds, or the pair form [2, "min"].
+/// JSON has no atoms: a string in single quotes, "'ping'", is the atom ping
+/// (in `args` and hooks).
 caf::expected<pool_config> pool_from_json(const nlohmann::json& j,
                                           size_t index = 0);
 

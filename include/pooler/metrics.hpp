@@ -135,7 +135,11 @@ private:
 };
 
 /// Aggregates and renders the Prometheus text exposition format on demand.
-/// Names are prefixed `pooler_`; every series has a `pool` label.
+/// Names are prefixed `pooler_`, counters also suffixed `_total` (the
+/// Prometheus convention: `take` is `pooler_take_total`); every series has a
+/// `pool` label, then the metric's own labels. Histograms have fixed buckets
+/// (`bucket_bounds()`, seconds) plus +Inf, `_sum` and `_count`. Calls with a
+/// name or label value that `metrics()` does not declare are ignored.
 class prometheus_sink : public metrics_sink {
 public:
   void counter(std::string_view name, std::string_view pool,
@@ -148,16 +152,30 @@ public:
   /// The current values, with # HELP and # TYPE lines from `metrics()`.
   std::string render() const;
 
+  /// Upper bounds (seconds) of the histogram buckets, +Inf not included.
+  static const std::vector<double>& bucket_bounds();
+
 private:
-  struct series;
+  // Every series of one pool, in a fixed layout computed once from
+  // `metrics()`, so that an update is a lookup plus an add: no strings are
+  // built on the hot path.
+  struct pool_values {
+    std::vector<double> values;
+    std::vector<unsigned char> touched; // per series: emitted at least once
+  };
+
+  pool_values* values_of(std::string_view pool);
+  void update(metric_type type, std::string_view name, std::string_view pool,
+              metric_labels labels, double value);
+
   mutable std::mutex mtx_;
-  std::map<std::string, std::map<std::string, std::vector<double>>> data_;
+  std::map<std::string, pool_values, std::less<>> pools_;
 };
 
 // -- named sinks (the `metrics` key of a pool config) ------------------------------
 
 /// Makes `sink` available to pool configs as `metrics = name`. Replaces an
-/// earlier sink of the same name. Thread-safe.
+/// earlier sink of the same name; a null `sink` removes the name. Thread-safe.
 void register_metrics_sink(const std::string& name,
                            std::shared_ptr<metrics_sink> sink);
 

@@ -139,6 +139,12 @@ struct pool_config {
 /// max_count (3)`.
 caf::expected<void> validate(const pool_config& cfg);
 
+/// Same, plus the checks that need the actor system's config: `start` names
+/// an actor type added with `add_actor_type`, and `metrics` names a
+/// registered sink (unless `sink` is set). For `new_pool` and reconfigure.
+caf::expected<void> validate(const pool_config& cfg,
+                             const caf::actor_system_config& sys_cfg);
+
 /// Parses a duration: "2min", "120s", "120000ms", "500us", "1h", "10ns".
 /// Error: `invalid_config` naming `what` (the key) on a bad number or unit.
 caf::expected<caf::timespan> parse_duration(const std::string& text,
