@@ -48,6 +48,7 @@ void pool_state::init(self_ptr s, std::shared_ptr<registry> r,
   metrics.configure(cfg);
   start_members(cfg.init_count, true);
   arm_cull_timer();
+  arm_health_timer();
   publish_gauges();
 }
 
@@ -98,7 +99,8 @@ caf::result<caf::actor> pool_state::take(int64_t timeout_ns,
   return queue.back().promise;
 }
 
-void pool_state::give_back(const caf::actor& member, bool failed) {
+void pool_state::give_back(const caf::actor& member, bool failed,
+                           uint64_t requests) {
   auto i = member ? members.find(member.id()) : members.end();
   if (i == members.end() || i->second.handle != member) {
     warn("pool \"" + cfg.name + "\": ignored the return of an unknown member");
@@ -106,11 +108,12 @@ void pool_state::give_back(const caf::actor& member, bool failed) {
   }
   auto id = i->first;
   auto& m = i->second;
-  if (m.status != member_state::in_use) {
+  if (m.status != member_state::in_use || m.checking) {
     warn("pool \"" + cfg.name + "\": ignored the return of a member that is "
-         + to_string(m.status));
+         + (m.checking ? std::string{"free"} : to_string(m.status)));
     return;
   }
+  m.requests_handled += requests;
   release_from_consumer(id, m);
   metrics.count("checkin");
   auto now = clock::now();
@@ -148,6 +151,7 @@ std::vector<member_info> pool_state::stats() const {
       x.expires_at = to_timestamp(m.expires_at, now, wall);
     x.session = m.session;
     x.checkouts = m.checkouts;
+    x.requests_handled = m.requests_handled;
     x.errors = m.errors;
     x.sessions_served = m.sessions_served;
     x.started_at = m.started_at;
@@ -206,6 +210,24 @@ void pool_state::push_free(caf::actor_id id, member_rec& m) {
   ++free_count;
   if (m.expires_at < ttl_timer_at)
     arm_ttl_timer();
+}
+
+void pool_state::push_free_since(caf::actor_id id, member_rec& m,
+                                 steady_time since) {
+  // Back in the free list at the place its idle time gives it, so that a
+  // health check does not make an idle member look fresh to the culler.
+  push_free(id, m);
+  m.last_free = since;
+  auto pos = free_list.size() - 1;
+  auto entry = free_list.back();
+  while (pos > 0) {
+    auto prev = valid_free(free_list[pos - 1]);
+    if (prev && prev->last_free <= since)
+      break;
+    free_list[pos] = free_list[pos - 1];
+    --pos;
+  }
+  free_list[pos] = entry;
 }
 
 void pool_state::leave_free(member_rec& m) {
@@ -577,6 +599,12 @@ void pool_state::member_died(caf::actor_id id, member_rec& m) {
       metrics.count("killed_free", "crashed");
       break;
     case member_state::in_use:
+      if (m.checking) {
+        // Out for a health check: a free member, as far as anyone knows.
+        --in_use_count;
+        metrics.count("killed_free", "crashed");
+        break;
+      }
       // The consumer is not told; it may monitor the member itself.
       release_from_consumer(id, m);
       metrics.count("killed_in_use", "crashed");
@@ -735,6 +763,67 @@ void pool_state::cull() {
   publish_gauges();
 }
 
+void pool_state::arm_health_timer() {
+  if (cfg.health_check_interval)
+    self->delayed_send(self, *cfg.health_check_interval,
+                       tick_health_atom::value, ++health_gen);
+}
+
+void pool_state::on_health_tick(uint64_t gen) {
+  if (gen != health_gen)
+    return;
+  arm_health_timer();
+  auto ss = reg->starter_sup();
+  if (!ss)
+    return;
+  auto now = clock::now();
+  auto interval = *cfg.health_check_interval;
+  std::vector<caf::actor_id> idle;
+  for (auto& e : free_list)
+    if (auto m = valid_free(e); m && now - m->last_activity >= interval)
+      idle.push_back(e.first);
+  auto timeout = std::min<caf::timespan>(interval, std::chrono::seconds(5));
+  for (auto id : idle) {
+    // Out of the free list while checked: counted in use, by nobody.
+    auto& m = members[id];
+    leave_free(m);
+    m.status = member_state::in_use;
+    m.checking = true;
+    ++in_use_count;
+    health_job job{self, m.handle, cfg.health_check, timeout};
+    self
+      ->request(ss, caf::infinite, start_child_atom::value,
+                caf::make_message(std::move(job)))
+      .then([](const caf::actor&) {},
+            [self = self, member = m.handle](const caf::error& err) {
+              self->state.on_health_result(member, err);
+            });
+  }
+  publish_gauges();
+}
+
+void pool_state::on_health_result(const caf::actor& member,
+                                  const caf::error& err) {
+  auto i = member ? members.find(member.id()) : members.end();
+  if (i == members.end() || !i->second.checking)
+    return; // it died meanwhile
+  auto id = i->first;
+  auto& m = i->second;
+  m.checking = false;
+  --in_use_count;
+  if (err) {
+    metrics.count("killed_free", "failed");
+    begin_stop(id, m, true);
+  } else {
+    m.last_activity = clock::now();
+    if (queue.empty())
+      push_free_since(id, m, m.last_free);
+    else
+      offer(id, m);
+  }
+  publish_gauges();
+}
+
 // -- helpers ---------------------------------------------------------------------------
 
 bool pool_state::invariant_holds() const {
@@ -771,8 +860,9 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self,
     [self](take_atom, int64_t timeout_ns, std::string& affinity) {
       return self->state.take(timeout_ns, std::move(affinity));
     },
-    [self](return_atom, const caf::actor& member, bool failed) {
-      self->state.give_back(member, failed);
+    [self](return_atom, const caf::actor& member, bool failed,
+           uint64_t requests) {
+      self->state.give_back(member, failed, requests);
     },
     [self](util_atom) { return self->state.usage(); },
     [self](stats_atom) { return self->state.stats(); },
@@ -802,6 +892,10 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self,
     [self](tick_queue_atom, uint64_t gen) { self->state.on_queue_tick(gen); },
     [self](tick_ttl_atom, uint64_t gen) { self->state.on_ttl_tick(gen); },
     [self](tick_grow_atom, uint64_t gen) { self->state.on_grow_tick(gen); },
+    [self](tick_health_atom, uint64_t gen) { self->state.on_health_tick(gen); },
+    [self](health_result_atom, const caf::actor& member, const caf::error& err) {
+      self->state.on_health_result(member, err);
+    },
   };
 }
 

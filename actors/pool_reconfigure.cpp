@@ -139,6 +139,10 @@ pool_state::reconfigure(pool_config next) {
       on_ttl_tick(++ttl_gen);
     }
   }
+  if (old.health_check_interval != cfg.health_check_interval) {
+    ++health_gen; // a pending tick of the old interval becomes stale
+    arm_health_timer();
+  }
   publish_gauges();
   if (shrink_to) {
     shrink_actions = std::move(actions);

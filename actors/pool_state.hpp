@@ -44,8 +44,10 @@ struct member_rec {
   caf::timestamp started_at{};
   steady_time last_activity{};
   uint64_t checkouts = 0;
+  uint64_t requests_handled = 0;
   uint64_t errors = 0;
   uint64_t sessions_served = 0;
+  bool checking = false;              ///< out for a health check
 };
 
 /// A monitored consumer (or queued requestor): monitored once, forgotten when
@@ -128,7 +130,7 @@ struct pool_state {
 
   // -- the API -------------------------------------------------------------------------
   caf::result<caf::actor> take(int64_t timeout_ns, std::string affinity);
-  void give_back(const caf::actor& member, bool failed);
+  void give_back(const caf::actor& member, bool failed, uint64_t requests);
   utilization usage() const;
   std::vector<member_info> stats() const;
   std::vector<caf::actor> take_all_free();
@@ -142,6 +144,8 @@ struct pool_state {
   void on_queue_tick(uint64_t gen);
   void on_ttl_tick(uint64_t gen);
   void on_grow_tick(uint64_t gen);
+  void on_health_tick(uint64_t gen);
+  void on_health_result(const caf::actor& member, const caf::error& err);
   void cull();
 
   // -- reconfigure ---------------------------------------------------------------------------
@@ -162,6 +166,7 @@ struct pool_state {
   member_rec* pop_free(const std::string& affinity, caf::actor_id& id);
   member_rec* valid_free(const std::pair<caf::actor_id, uint64_t>& entry);
   void push_free(caf::actor_id id, member_rec& m);
+  void push_free_since(caf::actor_id id, member_rec& m, steady_time since);
   void leave_free(member_rec& m);
   void compact_free_list();
   void check_out(caf::actor_id id, member_rec& m, const caf::actor_addr& who,
@@ -191,6 +196,7 @@ struct pool_state {
   void arm_queue_timer(steady_time deadline);
   void arm_ttl_timer();
   void arm_cull_timer();
+  void arm_health_timer();
   void answer_waiter(waiter& w, caf::error err);
   void publish_gauges();
   steady_time expiry_for_new_member(steady_time now);

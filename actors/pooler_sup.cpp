@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/health_checker.hpp"
 #include "actors/protocol.hpp"
 #include "actors/starter.hpp"
 #include "actors/stopper.hpp"
@@ -13,7 +14,7 @@ namespace pooler {
 
 namespace {
 
-// Starters and stoppers are the same kind of short-lived child; the job in
+// Starters, stoppers and health checkers are the same kind of short-lived child; the job in
 // the start_child arguments says which one to spawn.
 caf::expected<caf::actor> spawn_job(caf::actor_system& sys,
                                     const caf::message& job) {
@@ -21,6 +22,8 @@ caf::expected<caf::actor> spawn_job(caf::actor_system& sys,
     return sys.spawn(starter, job.get_as<start_job>(0));
   if (job.match_elements<stop_job>())
     return sys.spawn(stopper, job.get_as<stop_job>(0));
+  if (job.match_elements<health_job>())
+    return sys.spawn(health_checker, job.get_as<health_job>(0));
   return caf::make_error(caf::sec::invalid_argument,
                          "starter_sup: unknown job");
 }

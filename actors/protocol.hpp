@@ -20,7 +20,8 @@ namespace pooler {
 /// (take, int64 timeout_ns, std::string affinity) -> caf::actor.
 /// timeout_ns: 0 = never wait, < 0 = wait without limit.
 using take_atom = caf::atom_constant<caf::atom("pl_take")>;
-/// (return, caf::actor member, bool failed), asynchronous.
+/// (return, caf::actor member, bool failed, uint64 requests_handled),
+/// asynchronous.
 using return_atom = caf::atom_constant<caf::atom("pl_return")>;
 /// (util) -> utilization.
 using util_atom = caf::atom_constant<caf::atom("pl_util")>;

@@ -10,6 +10,7 @@
 #include "pooler/process_member.hpp"
 #include "src/app_state.hpp"
 #include "src/log.hpp"
+#include "src/remote.hpp"
 
 namespace pooler {
 
@@ -152,6 +153,8 @@ void app::stop() {
 }
 
 caf::expected<void> app::new_pool(pool_config cfg) {
+  if (state_->remote)
+    return detail::local_only(*state_, cfg.name, "new_pool");
   if (auto valid = validate(cfg, system().config()); !valid)
     return valid;
   auto& reg = *state_->reg;
@@ -171,6 +174,8 @@ caf::expected<void> app::new_pool(pool_config cfg) {
 }
 
 caf::expected<void> app::rm_pool(const std::string& name) {
+  if (auto err = detail::local_only(*state_, name, "rm_pool"))
+    return err;
   auto& reg = *state_->reg;
   if (!reg.contains(name))
     return caf::unit;
@@ -197,6 +202,8 @@ caf::expected<void> app::rm_group(const std::string& group) {
 
 caf::expected<std::vector<reconfigure_action>>
 app::pool_reconfigure(const std::string& name, pool_config cfg) {
+  if (auto err = detail::local_only(*state_, name, "pool_reconfigure"))
+    return err;
   auto pool = state_->reg->pool(name);
   if (!pool)
     return make_error(errc::pool_not_found, name);
@@ -205,6 +212,8 @@ app::pool_reconfigure(const std::string& name, pool_config cfg) {
 }
 
 caf::expected<pool_config> app::pool_config_of(const std::string& name) {
+  if (auto err = detail::local_only(*state_, name, "pool_config_of"))
+    return err;
   if (auto cfg = state_->reg->config(name))
     return std::move(*cfg);
   return make_error(errc::pool_not_found, name);
@@ -248,8 +257,14 @@ caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
 
 void app::return_member(const std::string& pool, const caf::actor& member,
                         member_status s) {
+  return_member(pool, member, s, 0);
+}
+
+void app::return_member(const std::string& pool, const caf::actor& member,
+                        member_status s, uint64_t requests_handled) {
   if (auto handle = state_->reg->pool(pool))
-    caf::anon_send(handle, return_atom::value, member, s == member_status::fail);
+    caf::anon_send(handle, return_atom::value, member, s == member_status::fail,
+                   requests_handled);
   else
     warn("return_member: unknown pool \"" + pool + "\"");
 }
@@ -367,6 +382,7 @@ child_spec pool_child_spec(app& a, pool_config cfg) {
 
 void add_to(caf::actor_system_config& cfg) {
   cfg.add_error_category(error_category, render_error);
+  detail::add_remote_to(cfg);
   cfg.add_message_type<utilization>("pooler_utilization");
   cfg.add_message_type<member_info>("pooler_member_info");
   cfg.add_message_type<std::vector<member_info>>("pooler_member_infos");
@@ -386,7 +402,8 @@ lease::lease(lease&& other) noexcept
   : app_(std::move(other.app_)),
     pool_(std::move(other.pool_)),
     member_(std::move(other.member_)),
-    failed_(other.failed_) {
+    failed_(other.failed_),
+    requests_(other.requests_) {
   other.app_.reset();
 }
 
@@ -397,6 +414,7 @@ lease& lease::operator=(lease&& other) noexcept {
     pool_ = std::move(other.pool_);
     member_ = std::move(other.member_);
     failed_ = other.failed_;
+    requests_ = other.requests_;
     other.app_.reset();
   }
   return *this;
@@ -410,7 +428,8 @@ void lease::release() {
   if (!app_ || !member_)
     return;
   app_->return_member(pool_, member_,
-                      failed_ ? member_status::fail : member_status::ok);
+                      failed_ ? member_status::fail : member_status::ok,
+                      requests_);
   app_.reset();
 }
 

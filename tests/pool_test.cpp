@@ -493,3 +493,82 @@ TEST_CASE_FIXTURE(fixture, "app::stop leaves no member alive") {
   wait_down(m);
   CHECK(eventually([] { return live_members.load() == 0; }));
 }
+
+TEST_CASE_FIXTURE(fixture, "a member failing its health check is replaced") {
+  auto sick = std::make_shared<std::atomic<caf::actor_id>>(0);
+  auto checks = std::make_shared<std::atomic<int>>(0);
+  auto cfg = pool("p", 2, 2);
+  cfg.health_check_interval = 20ms;
+  cfg.health_check = pooler::member_hook::function(
+    [sick, checks](caf::actor_system&, const caf::actor& m)
+      -> caf::expected<void> {
+      ++*checks;
+      if (m.id() == *sick)
+        return caf::make_error(caf::sec::runtime_error, "sick");
+      return caf::unit;
+    });
+  REQUIRE(app.new_pool(cfg));
+  auto victim = app.pool_stats("p")->at(0).member;
+  *sick = victim.id();
+  wait_down(victim);
+  REQUIRE(eventually([&] {
+    auto stats = *app.pool_stats("p");
+    return usage("p").free_count == 2 && stats[0].member != victim
+           && stats[1].member != victim;
+  }));
+  CHECK(*checks >= 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "a health-checked member is never handed out during its check") {
+  auto cfg = pool("p", 1, 1);
+  cfg.health_check_interval = 10ms;
+  cfg.health_check = pooler::member_hook::message(caf::make_message(ping_atom::value));
+  REQUIRE(app.new_pool(cfg));
+  // Takes race with checks; every success is exclusive and every failure
+  // is an honest no_members.
+  for (int i = 0; i < 200; ++i) {
+    auto m = app.take_member(self, "p", 1s);
+    REQUIRE(m);
+    CHECK(usage("p").in_use_count == 1);
+    app.return_member("p", *m);
+  }
+}
+
+TEST_CASE_FIXTURE(fixture, "affinity returns the member bound to a session while it is free") {
+  REQUIRE(app.new_pool(pool("p", 3, 3)));
+  auto s1 = *app.take_member(self, "p", 0s, std::string{"s1"});
+  auto other = *app.take_member(self, "p");
+  app.return_member("p", other);
+  app.return_member("p", s1);
+  REQUIRE(free_becomes("p", 3));
+  // lifo would give s1 anyway; return `other` last so that it would win.
+  auto x = *app.take_member(self, "p");
+  app.return_member("p", x);
+  app.return_member("p", other);
+  REQUIRE(free_becomes("p", 3));
+  CHECK(*app.take_member(self, "p", 0s, std::string{"s1"}) == s1);
+  auto stats = *app.pool_stats("p");
+  for (auto& info : stats)
+    if (info.member == s1) {
+      CHECK(info.session == "s1");
+      CHECK(info.sessions_served == 1);
+    }
+}
+
+TEST_CASE_FIXTURE(fixture, "execute_in_session routes a request and counts it") {
+  REQUIRE(app.new_pool(pool("p", 2, 2)));
+  auto first = app.execute_in_session<caf::actor_id>(
+    self, "p", "alice", 1s, caf::make_message(ping_atom::value));
+  REQUIRE(first);
+  auto again = app.execute_in_session<caf::actor_id>(
+    self, "p", "alice", 1s, caf::make_message(ping_atom::value));
+  REQUIRE(again);
+  CHECK(*again == *first); // the same member served the session twice
+  REQUIRE(free_becomes("p", 2));
+  auto stats = *app.pool_stats("p");
+  for (auto& info : stats)
+    if (info.member.id() == *first) {
+      CHECK(info.requests_handled == 2);
+      CHECK(info.checkouts == 2);
+    }
+}

@@ -122,6 +122,10 @@ public:
   void return_member(const std::string& pool, const caf::actor& member,
                      member_status s = member_status::ok);
 
+  /// Same, and adds `requests_handled` to the member's statistics (§6.3).
+  void return_member(const std::string& pool, const caf::actor& member,
+                     member_status s, uint64_t requests_handled);
+
   /// Returns a member to the pool of `group` it came from.
   void return_group_member(const std::string& group, const caf::actor& member,
                            member_status s = member_status::ok);
@@ -175,6 +179,21 @@ public:
   /// Culls a pool now (pooler's `cull_pool` message). Error: `pool_not_found`.
   caf::expected<void> cull_pool(const std::string& pool);
 
+  // -- scale-out (SPEC §9; needs cfg.load<caf::io::middleman>()) ------------------
+
+  /// Makes this node's pools reachable by `pooler::connect` at `host:port`
+  /// (0 = a random port; "" or "0.0.0.0" = every interface) and returns the
+  /// bound port; unpublished when the tree stops. Errors: CAF's
+  /// `cannot_open_port`, `feature_disabled` (no middleman), `not_local`.
+  caf::expected<uint16_t> publish(uint16_t port,
+                                  const std::string& host = "127.0.0.1");
+
+  /// Lets this node's group takes use the pools of a connected `peer`
+  /// (**beyond** pooler): they appear here as `<pool>@<host>:<port>`, in
+  /// their group and by name, and follow the peer's restarts. Errors:
+  /// `invalid_argument` (peer not from `connect`), `not_local`.
+  caf::expected<void> join_remote(const app& peer);
+
   // -- the tree (for applications' own supervisors and for tests) ---------------------
 
   caf::actor_system& system() const;
@@ -212,6 +231,17 @@ private:
   std::shared_ptr<detail::app_state> state_;
 };
 
+/// A handle to the pools another node published with `app::publish`: takes
+/// (event-based and blocking), returns, utilization, stats and group takes
+/// work as for local pools; the consumers are monitored across nodes. Pools
+/// created or removed there show up within about a second. new_pool,
+/// rm_pool, pool_reconfigure and pool_config_of answer `not_local`. If the
+/// peer goes away, its pools answer `pool_not_found`. Errors: CAF's
+/// `cannot_connect_to_node`, `feature_disabled` (no middleman), or the
+/// error of the first pool list request.
+caf::expected<app> connect(caf::actor_system& sys, const std::string& host,
+                           uint16_t port);
+
 /// A child spec that starts one pool's subtree (pool_sup → member_sup + pool)
 /// under an application's own supervisor; the pool registers with `a`, so
 /// take/return by name work as for `new_pool`.
@@ -219,7 +249,9 @@ child_spec pool_child_spec(app& a, pool_config cfg);
 
 /// Registers pooler with an actor system config: the error category renderer,
 /// the message types and the `[pooler]` config section. Call before the
-/// actor system is created.
+/// actor system is created. For scale-out it also sets
+/// `middleman.heartbeat-interval` (500 ms) and `middleman.connection-timeout`
+/// (2 s) unless already set, but does not load the middleman itself.
 void add_to(caf::actor_system_config& cfg);
 
 /// A member held under RAII: returned `ok` on destruction, or `fail` after
@@ -238,6 +270,10 @@ public:
   /// Marks the member broken: it is returned `fail` (stopped and replaced).
   void fail() noexcept { failed_ = true; }
 
+  /// Counts requests the member handled during the lease; the pool adds them
+  /// to the member's `requests_handled` on return.
+  void count_request(uint64_t n = 1) noexcept { requests_ += n; }
+
   /// Returns the member now (idempotent).
   void release();
 
@@ -246,6 +282,7 @@ private:
   std::string pool_;
   caf::actor member_;
   bool failed_ = false;
+  uint64_t requests_ = 0;
 };
 
 // -- template definitions ----------------------------------------------------------
@@ -301,7 +338,11 @@ app::execute_in_session(caf::scoped_actor& self, const std::string& pool,
   lease guard{*this, pool, *m};
   caf::expected<Reply> result{caf::sec::none};
   self->request(*m, timeout, std::move(request))
-    .receive([&](Reply& x) { result = std::move(x); },
+    .receive(
+      [&](Reply& x) {
+        guard.count_request();
+        result = std::move(x);
+      },
              [&](caf::error& err) {
                // A member that timed out or vanished mid-request is suspect.
                if (err.category() == caf::atom("system"))
