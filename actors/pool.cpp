@@ -311,7 +311,7 @@ void pool_state::release_from_consumer(caf::actor_id id, member_rec& m) {
       held.pop_back();
     }
   }
-  metrics.seconds("lease_seconds", clock::now() - m.taken_at);
+  metrics.since("lease_seconds", m.taken_at);
   m.consumer = caf::actor_addr{};
   --in_use_count;
 }
@@ -638,6 +638,8 @@ void pool_state::consumer_died(const caf::actor_addr& who,
     auto& m = i->second;
     m.consumer = caf::actor_addr{};
     --in_use_count;
+    // The lease ends with its consumer, as with a return (SPEC §5).
+    metrics.since("lease_seconds", m.taken_at);
     if (!reason) {
       // A consumer that exits normally gives its members back (SPEC §4.5).
       offer(id, m);

@@ -47,6 +47,12 @@ public:
                        std::chrono::duration<double>(d).count());
   }
 
+  /// Observes the time since `start`; reads the clock only with a sink.
+  void since(std::string_view name, std::chrono::steady_clock::time_point start) {
+    if (sink_)
+      seconds(name, std::chrono::steady_clock::now() - start);
+  }
+
 private:
   std::string pool_;
   std::shared_ptr<metrics_sink> sink_;

@@ -13,7 +13,11 @@
 #include <utility>
 
 #include <caf/actor_cast.hpp>
+#include <caf/actor_config.hpp>
+#include <caf/actor_factory.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/execution_unit.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/make_message.hpp>
 #include <caf/response_promise.hpp>
@@ -371,6 +375,51 @@ member_factory process_member_factory(process_spec spec) {
   return member_factory::function(
     [spec = std::move(spec)](caf::actor_system& sys) {
       return spawn_process_member(sys, spec);
+    });
+}
+
+namespace {
+
+// The argv a spawn by name gets: `base` extended by the spawn's arguments.
+bool extend_argv(const caf::message& args, std::vector<std::string>& argv) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args.match_element<std::string>(i)) {
+      argv.push_back(args.get_as<std::string>(i));
+    } else if (args.match_element<int64_t>(i)) {
+      argv.push_back(std::to_string(args.get_as<int64_t>(i)));
+    } else if (args.match_element<std::vector<std::string>>(i)) {
+      auto& xs = args.get_as<std::vector<std::string>>(i);
+      argv.insert(argv.end(), xs.begin(), xs.end());
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+void add_process_member_type(caf::actor_system_config& cfg,
+                             std::string type_name, process_spec base) {
+  // A raw actor factory, because `args` may have any number of elements.
+  cfg.add_actor_factory(
+    type_name,
+    [type_name, base](caf::actor_config& ac,
+                      caf::message& args) -> caf::actor_factory_result {
+      auto spec = base;
+      if (!extend_argv(args, spec.argv)) {
+        warn("process member type \"" + type_name
+             + "\": args must be strings, integers or lists of strings");
+        return {};
+      }
+      auto& sys = ac.host->system();
+      auto member = spawn_process_member(sys, std::move(spec));
+      if (!member) {
+        warn("process member type \"" + type_name
+             + "\": " + sys.render(member.error()));
+        return {};
+      }
+      return {caf::actor_cast<caf::strong_actor_ptr>(*member), {}};
     });
 }
 

@@ -91,31 +91,40 @@ caf::expected<void> ask_void(caf::actor_system& sys, const caf::actor& dest,
   return result;
 }
 
-void take_async(caf::event_based_actor* self,
-                std::shared_ptr<detail::app_state> st, std::string pool,
-                caf::timespan timeout, std::string affinity,
-                std::function<void(caf::actor)> on_member,
-                std::function<void(caf::error)> on_error, int attempts) {
-  auto handle = st->reg->pool(pool);
-  if (!handle) {
-    on_error(make_error(errc::pool_not_found, pool));
+/// One event-based take in flight: a single allocation that both response
+/// handlers share, instead of copies of every callback in each of them.
+struct take_ctx {
+  std::shared_ptr<detail::app_state> st;
+  std::string pool;
+  std::string affinity;
+  caf::timespan timeout;
+  std::function<void(caf::actor)> on_member;
+  std::function<void(caf::error)> on_error;
+  caf::actor handle;
+  int attempts_left;
+};
+
+void take_async(caf::event_based_actor* self, std::shared_ptr<take_ctx> ctx) {
+  ctx->handle = ctx->st->reg->cached_pool(ctx->pool);
+  if (!ctx->handle) {
+    ctx->on_error(make_error(errc::pool_not_found, ctx->pool));
     return;
   }
-  auto t = detail::take_timeout_ns(timeout);
   self
-    ->request(handle, detail::take_request_timeout(timeout), take_atom::value,
-              t, affinity)
-    .then([on_member](caf::actor& m) { on_member(std::move(m)); },
-          [=](caf::error& err) mutable {
+    ->request(ctx->handle, detail::take_request_timeout(ctx->timeout),
+              take_atom::value, detail::take_timeout_ns(ctx->timeout),
+              ctx->affinity)
+    .then([ctx](caf::actor& m) { ctx->on_member(std::move(m)); },
+          [self, ctx](caf::error& err) {
             // The pool actor died meanwhile; its supervisor may have
             // restarted it under the same name.
-            if (err == caf::sec::request_receiver_down && attempts > 1
-                && st->reg->pool(pool) != handle) {
-              take_async(self, st, pool, timeout, affinity, on_member,
-                         on_error, attempts - 1);
+            if (err == caf::sec::request_receiver_down
+                && ctx->attempts_left-- > 1
+                && ctx->st->reg->pool(ctx->pool) != ctx->handle) {
+              take_async(self, ctx);
               return;
             }
-            on_error(detail::take_error(pool, std::move(err)));
+            ctx->on_error(detail::take_error(ctx->pool, std::move(err)));
           });
 }
 
@@ -226,8 +235,10 @@ void app::take_member_impl(caf::event_based_actor* self,
                            std::function<void(caf::actor)> on_member,
                            std::function<void(caf::error)> on_error,
                            std::optional<std::string> affinity) {
-  take_async(self, state_, pool, timeout, affinity.value_or(std::string{}),
-             std::move(on_member), std::move(on_error), 2);
+  take_async(self, std::make_shared<take_ctx>(take_ctx{
+                     state_, pool, affinity.value_or(std::string{}), timeout,
+                     std::move(on_member), std::move(on_error), caf::actor{},
+                     2}));
 }
 
 caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,

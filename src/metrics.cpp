@@ -22,7 +22,7 @@ const std::vector<metric_descriptor>& metrics() {
   using mt = metric_type;
   static const std::vector<metric_descriptor> all = {
     // pooler's own metrics, same names
-    {"take", mt::counter, "Members handed out by take_member.", {}},
+    {"take", mt::counter, "Take requests, served or not (pooler's take_rate).", {}},
     {"free", mt::gauge, "Free members.", {}},
     {"in_use", mt::gauge, "Members held by consumers.", {}},
     {"starting", mt::gauge, "Members being started.", {}},

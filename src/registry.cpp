@@ -1,8 +1,14 @@
 #include "src/registry.hpp"
 
 #include <mutex>
+#include <unordered_map>
 
 namespace pooler {
+
+uint64_t registry::next_id() {
+  static std::atomic<uint64_t> ids{0};
+  return ++ids;
+}
 
 bool registry::reserve(const pool_config& cfg) {
   std::unique_lock guard{mtx_};
@@ -12,6 +18,7 @@ bool registry::reserve(const pool_config& cfg) {
 void registry::erase(const std::string& name) {
   std::unique_lock guard{mtx_};
   pools_.erase(name);
+  changed();
 }
 
 bool registry::contains(const std::string& name) const {
@@ -25,10 +32,32 @@ caf::actor registry::pool(const std::string& name) const {
   return i != pools_.end() ? i->second.pool : caf::actor{};
 }
 
+caf::actor registry::cached_pool(const std::string& name) const {
+  struct cache {
+    uint64_t registry_id = 0;
+    uint64_t version = 0;
+    std::unordered_map<std::string, caf::actor> pools;
+  };
+  thread_local cache local;
+  auto version = version_.load(std::memory_order_acquire);
+  if (local.registry_id != id_ || local.version != version) {
+    local.registry_id = id_;
+    local.version = version;
+    local.pools.clear();
+  }
+  if (auto i = local.pools.find(name); i != local.pools.end())
+    return i->second;
+  auto handle = pool(name);
+  if (handle)
+    local.pools.emplace(name, handle);
+  return handle;
+}
+
 void registry::set_pool(const std::string& name, caf::actor pool) {
   std::unique_lock guard{mtx_};
   if (auto i = pools_.find(name); i != pools_.end())
     i->second.pool = std::move(pool);
+  changed();
 }
 
 void registry::set_pool_sup(const std::string& name, caf::actor sup) {

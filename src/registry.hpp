@@ -6,6 +6,8 @@
 // pool up on the caller's thread, so it is a read-mostly lock, not an actor
 // (an actor would add a round trip to every take).
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <shared_mutex>
@@ -30,6 +32,13 @@ public:
 
   /// The current pool actor, or a null handle.
   caf::actor pool(const std::string& name) const;
+
+  /// Same, from a per-thread cache that is dropped whenever any pool handle
+  /// changes: event-based takes look a pool up on every call, and the shared
+  /// lock's cache line bouncing between cores costs more than the lookup.
+  /// Only for CAF's own threads (actor contexts): they end with the actor
+  /// system, so no cached handle outlives it.
+  caf::actor cached_pool(const std::string& name) const;
 
   void set_pool(const std::string& name, caf::actor pool);
   void set_pool_sup(const std::string& name, caf::actor sup);
@@ -58,8 +67,16 @@ private:
     caf::actor member_sup;
   };
 
+  void changed() {
+    version_.fetch_add(1, std::memory_order_release);
+  }
+
+  const uint64_t id_ = next_id();
+  std::atomic<uint64_t> version_{0};
   mutable std::shared_mutex mtx_;
   std::map<std::string, entry> pools_;
+
+  static uint64_t next_id();
   caf::actor starter_sup_;
 };
 

@@ -240,8 +240,9 @@ TEST_CASE("prometheus_sink sums counters and keeps the last gauge") {
   sink.gauge("free", "p1", {}, 4);
   sink.gauge("free", "p2", {}, 1.5);
   auto text = sink.render();
-  CHECK(contains(text, "# HELP pooler_take_total Members handed out by "
-                       "take_member.\n# TYPE pooler_take_total counter\n"
+  CHECK(contains(text, "# HELP pooler_take_total Take requests, served or "
+                       "not (pooler's take_rate).\n"
+                       "# TYPE pooler_take_total counter\n"
                        "pooler_take_total{pool=\"p1\"} 3\n"));
   CHECK(contains(text, "pooler_killed_free_total{pool=\"p1\","
                        "reason=\"crashed\"} 2\n"));

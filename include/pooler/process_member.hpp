@@ -117,6 +117,15 @@ caf::expected<caf::actor> spawn_process_member(caf::actor_system& sys,
 /// A pool's `start`: each member is `spawn_process_member(sys, spec)`.
 member_factory process_member_factory(process_spec spec);
 
+/// Registers `type_name` as an actor type (as `add_actor_type` does) whose
+/// members are process members of `base`, so that a config file can name it
+/// in `start`. The pool's `args` extend `base.argv`, in order: each a string,
+/// an integer (written in decimal: INI integers arrive as int64_t) or a list
+/// of strings. A spawn with another argument type, or whose process cannot
+/// start (logged), fails with `sec::cannot_spawn_actor_from_arguments`.
+void add_process_member_type(caf::actor_system_config& cfg,
+                             std::string type_name, process_spec base);
+
 /// A pool's `initialize` or health check: the request (caf::ping_atom,
 /// timeout); succeeds when the process answers the ping within `timeout`.
 member_hook process_ping_hook(caf::timespan timeout);
