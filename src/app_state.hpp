@@ -26,6 +26,11 @@ struct app_state {
   caf::actor top;
   std::atomic<bool> stopped{false};
 
+  /// A handle from `pooler::connect` (SPEC §9): `reg` mirrors the peer's
+  /// pools, `top` is the mirror actor, `peer` is "host:port".
+  bool remote = false;
+  std::string peer;
+
   /// Members handed out by group takes, and the pool each came from, so
   /// that return_group_member finds its way back.
   std::mutex group_mtx;

@@ -26,6 +26,7 @@ std::string to_string(errc x) {
     case errc::bad_request: return "bad_request";
     case errc::bad_reply: return "bad_reply";
     case errc::process_failed: return "process_failed";
+    case errc::not_local: return "not_local";
   }
   return "unknown_pooler_error";
 }

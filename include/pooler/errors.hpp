@@ -45,6 +45,9 @@ enum class errc : uint8_t {
   bad_reply,
   /// The process could not be started, died, or closed its stdout.
   process_failed,
+  /// The operation needs the pool's own node (SPEC §9): pool configs hold
+  /// functions and cannot cross nodes.
+  not_local,
 };
 
 /// The atom that identifies pooler's error category.

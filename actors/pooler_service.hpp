@@ -1,0 +1,23 @@
+#pragma once
+
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "src/registry.hpp"
+
+namespace pooler {
+
+struct pooler_service_state {
+  std::shared_ptr<registry> reg;
+};
+
+/// The actor `app::publish` binds to a port (SPEC §9): answers
+/// `(list) -> std::vector<remote_pool>` from the node's registry, so a
+/// connected node finds the current pool actors. It ends with the tree
+/// (`top`) and then unpublishes itself.
+caf::behavior pooler_service(caf::stateful_actor<pooler_service_state>* self,
+                             std::shared_ptr<registry> reg, caf::actor top);
+
+} // namespace pooler
