@@ -52,13 +52,25 @@ void pool_state::init(self_ptr s, std::shared_ptr<registry> r,
   publish_gauges();
 }
 
-void pool_state::shut_down(const caf::error& reason) {
+void pool_state::answer_all_waiters() {
+  auto err = make_error(errc::pool_not_found, cfg.name, "pool stopped");
   for (auto& w : queue)
-    w.promise.deliver(make_error(errc::pool_not_found, cfg.name, "pool stopped"));
+    w.promise.deliver(err);
   queue.clear();
   for (auto& rp : ready_waiters)
-    rp.deliver(make_error(errc::pool_not_found, cfg.name, "pool stopped"));
+    rp.deliver(err);
   ready_waiters.clear();
+  if (shrink_to)
+    shrink_promise.deliver(err);
+  shrink_to.reset();
+}
+
+pool_state::~pool_state() {
+  answer_all_waiters();
+}
+
+void pool_state::shut_down(const caf::error& reason) {
+  answer_all_waiters();
   self->quit(reason);
 }
 

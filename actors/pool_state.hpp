@@ -124,9 +124,13 @@ struct pool_state {
   uint64_t health_gen = 0;
 
   // -- life cycle ---------------------------------------------------------------------
+  /// Answers whoever still waits: takes are requested without a CAF timeout,
+  /// so a pool that dies (even by a kill) must not leave them hanging.
+  ~pool_state();
   void init(self_ptr self, std::shared_ptr<registry> reg, const std::string& name,
             caf::actor member_sup);
   void shut_down(const caf::error& reason);
+  void answer_all_waiters();
 
   // -- the API -------------------------------------------------------------------------
   caf::result<caf::actor> take(int64_t timeout_ns, std::string affinity);

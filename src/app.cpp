@@ -40,8 +40,8 @@ int64_t take_timeout_ns(caf::timespan timeout) {
   return std::max<int64_t>(0, timeout.count());
 }
 
-caf::duration take_request_timeout(caf::timespan timeout) {
-  if (timeout == infinite_wait)
+caf::duration take_request_timeout(const app_state& st, caf::timespan timeout) {
+  if (timeout == infinite_wait || !st.remote)
     return caf::duration{caf::infinite};
   return caf::duration{timeout + timeout / 10 + std::chrono::seconds(1)};
 }
@@ -111,7 +111,7 @@ void take_async(caf::event_based_actor* self, std::shared_ptr<take_ctx> ctx) {
     return;
   }
   self
-    ->request(ctx->handle, detail::take_request_timeout(ctx->timeout),
+    ->request(ctx->handle, detail::take_request_timeout(*ctx->st, ctx->timeout),
               take_atom::value, detail::take_timeout_ns(ctx->timeout),
               ctx->affinity)
     .then([ctx](caf::actor& m) { ctx->on_member(std::move(m)); },
@@ -252,7 +252,7 @@ caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
       break;
     caf::expected<caf::actor> result{caf::sec::none};
     self
-      ->request(handle, detail::take_request_timeout(timeout), take_atom::value,
+      ->request(handle, detail::take_request_timeout(*state_, timeout), take_atom::value,
                 detail::take_timeout_ns(timeout), aff)
       .receive([&](caf::actor& m) { result = std::move(m); },
                [&](caf::error& err) { result = std::move(err); });

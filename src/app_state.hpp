@@ -45,10 +45,14 @@ struct app_state {
 /// The pool's deadline as sent in a take: 0 = never wait, -1 = no limit.
 int64_t take_timeout_ns(caf::timespan timeout);
 
-/// The requestor's own timeout: later than the pool's deadline, so that the
-/// pool always answers first and a late reply (which CAF would drop, leaking
-/// the member) cannot happen.
-caf::duration take_request_timeout(caf::timespan timeout);
+/// The requestor's own timeout. A local pool always answers by itself: at
+/// its deadline, and with pool_not_found when it dies holding a take (its
+/// state's destructor), so no CAF timeout is needed — and none is armed,
+/// since each one costs a trip through CAF's timer thread. A request to a
+/// dead remote actor is never answered, so remote takes wait at most past
+/// the pool's deadline, which the pool answers first: a late reply (which
+/// CAF would drop, leaking the member) cannot happen.
+caf::duration take_request_timeout(const app_state& st, caf::timespan timeout);
 
 /// A failed take's error as the API promises it: a request timeout becomes
 /// `no_members` (timeout), a vanished pool `pool_not_found`.

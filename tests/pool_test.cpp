@@ -572,3 +572,21 @@ TEST_CASE_FIXTURE(fixture, "execute_in_session routes a request and counts it") 
       CHECK(info.checkouts == 2);
     }
 }
+
+TEST_CASE_FIXTURE(fixture, "a take queued at a pool actor that is killed is answered") {
+  REQUIRE(app.new_pool(pool("p", 1, 1)));
+  auto m = *app.take_member(self, "p");
+  auto old_pool = *app.pool_actor("p");
+  caf::expected<caf::actor> r{caf::sec::none};
+  auto start = std::chrono::steady_clock::now();
+  std::thread t{[&] {
+    caf::scoped_actor other{sys};
+    r = app.take_member(other, "p", pooler::infinite_wait);
+  }};
+  REQUIRE(eventually([&] { return usage("p").queued_count == 1; }));
+  self->send_exit(old_pool, caf::exit_reason::kill);
+  t.join(); // an infinite wait must not hang on a dead pool
+  CHECK(r.error() == errc::pool_not_found);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  wait_down(m);
+}
