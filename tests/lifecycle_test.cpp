@@ -287,3 +287,59 @@ TEST_CASE_FIXTURE(fixture, "reconfigured values survive a restart of the pool ac
     return u && u->max_count == 4 && u->free_count == 2;
   }));
 }
+
+TEST_CASE_FIXTURE(fixture, "lowering max_age culls at once") {
+  auto cfg = pool("p", 0, 2);
+  cfg.cull_interval = std::chrono::hours(1);
+  REQUIRE(app.new_pool(cfg));
+  REQUIRE(!app.take_member(self, "p"));
+  REQUIRE(free_becomes("p", 1));
+  auto next = *app.pool_config_of("p");
+  next.max_age = caf::timespan{0};
+  auto actions = app.pool_reconfigure("p", next);
+  REQUIRE(actions);
+  CHECK(names(*actions)
+        == std::vector<std::string>{"set_parameter(max_age)", "cull()"});
+  REQUIRE(eventually([&] {
+    auto u = usage("p");
+    return u.free_count == 0 && u.stopping_count == 0;
+  }));
+}
+
+TEST_CASE_FIXTURE(fixture, "joining and leaving a group by reconfigure") {
+  REQUIRE(app.new_pool(pool("p", 1, 1)));
+  auto next = *app.pool_config_of("p");
+  next.group = "g";
+  auto joined = app.pool_reconfigure("p", next);
+  REQUIRE(joined);
+  CHECK(names(*joined)
+        == std::vector<std::string>{"set_parameter(group)", "join_group(g)"});
+  CHECK(app.group_pools("g") == std::vector<std::string>{"p"});
+  CHECK(app.take_group_member(self, "g"));
+  next.group.clear();
+  auto left = app.pool_reconfigure("p", next);
+  REQUIRE(left);
+  CHECK(names(*left)
+        == std::vector<std::string>{"set_parameter(group)", "leave_group(g)"});
+  CHECK(app.group_pools("g").empty());
+}
+
+TEST_CASE_FIXTURE(fixture, "shortening max_lifetime replaces members that outlived it") {
+  auto cfg = pool("p", 1, 1);
+  cfg.max_lifetime = std::chrono::hours(1);
+  REQUIRE(app.new_pool(cfg));
+  auto original = app.pool_stats("p")->at(0).member;
+  auto next = *app.pool_config_of("p");
+  next.max_lifetime = 50ms;
+  auto actions = app.pool_reconfigure("p", next);
+  REQUIRE(actions);
+  CHECK(names(*actions)
+        == std::vector<std::string>{"set_parameter(max_lifetime)",
+                                    "update_ttl(50ms)"});
+  wait_down(original);
+  REQUIRE(eventually([&] {
+    auto stats = *app.pool_stats("p");
+    return stats.size() == 1 && stats[0].member != original
+           && stats[0].expires_at;
+  }));
+}
