@@ -870,6 +870,9 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self,
   // Stopped by its supervisor: answer waiting requestors, then go.
   self->set_exit_handler(
     [self](caf::exit_msg& em) { self->state.shut_down(em.reason); });
+  // Unknown messages are answered with unexpected_message (requests) or
+  // dropped, without CAF's default line on stderr: garbage must not be noise.
+  self->set_default_handler(caf::drop);
   return {
     [self](take_atom, int64_t timeout_ns, std::string& affinity) {
       return self->state.take(timeout_ns, std::move(affinity));
