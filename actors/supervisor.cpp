@@ -278,7 +278,8 @@ supervisor_state::terminate_dynamic_child(const caf::actor& child) {
   return rp;
 }
 
-caf::result<caf::actor> supervisor_state::restart_child(const std::string& id) {
+caf::expected<supervisor_state::child_rec*>
+supervisor_state::find_stopped(const std::string& id) {
   if (dynamic())
     return make_error(errc::simple_one_for_one, id);
   auto c = find_id(id);
@@ -286,20 +287,23 @@ caf::result<caf::actor> supervisor_state::restart_child(const std::string& id) {
     return make_error(errc::not_found, id);
   if (c->handle || c->waiting)
     return make_error(errc::running, id);
-  if (auto err = start_rec(*c))
+  return c;
+}
+
+caf::result<caf::actor> supervisor_state::restart_child(const std::string& id) {
+  auto c = find_stopped(id);
+  if (!c)
+    return std::move(c.error());
+  if (auto err = start_rec(**c))
     return err;
-  return c->handle;
+  return (*c)->handle;
 }
 
 caf::result<void> supervisor_state::delete_child(const std::string& id) {
-  if (dynamic())
-    return make_error(errc::simple_one_for_one, id);
-  auto c = find_id(id);
+  auto c = find_stopped(id);
   if (!c)
-    return make_error(errc::not_found, id);
-  if (c->handle || c->waiting)
-    return make_error(errc::running, id);
-  remove(c->key);
+    return std::move(c.error());
+  remove((*c)->key);
   return caf::unit;
 }
 

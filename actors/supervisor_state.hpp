@@ -128,6 +128,10 @@ private:
 
   child_rec* find(uint64_t key);
   child_rec* find_id(const std::string& id);
+  /// The child `id` if it exists and is not running (restart/delete_child's
+  /// precondition); otherwise OTP's error: simple_one_for_one, not_found or
+  /// running.
+  caf::expected<child_rec*> find_stopped(const std::string& id);
   void remove(uint64_t key);
   child_rec& add_rec(child_spec spec, caf::message extra);
   caf::error start_rec(child_rec& c);
