@@ -11,9 +11,9 @@ namespace pooler {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<health_checker_state>*;
+using checker_ptr = caf::stateful_actor<health_checker_state>*;
 
-void report(self_ptr self, caf::error err) {
+void report(checker_ptr self, caf::error err) {
   auto& st = self->state;
   st.reported = true;
   self->send(st.job.pool, health_result_atom::value, st.job.member,

@@ -167,16 +167,19 @@ struct pool_state {
     return live < limit ? limit - live : 0;
   }
 
-  member_rec* pop_free(const std::string& affinity, caf::actor_id& id);
+  member_rec* pop_free(const std::string& affinity, caf::actor_id& id,
+                       steady_time now);
   member_rec* valid_free(const std::pair<caf::actor_id, uint64_t>& entry);
-  void push_free(caf::actor_id id, member_rec& m);
+  void push_free(caf::actor_id id, member_rec& m, steady_time now);
   void push_free_since(caf::actor_id id, member_rec& m, steady_time since);
   void leave_free(member_rec& m);
   void compact_free_list();
   void check_out(caf::actor_id id, member_rec& m, const caf::actor_addr& who,
-                 const std::string& affinity);
-  void release_from_consumer(caf::actor_id id, member_rec& m);
-  void offer(caf::actor_id id, member_rec& m);
+                 consumer_rec& consumer, const std::string& affinity,
+                 steady_time now);
+  void release_from_consumer(caf::actor_id id, member_rec& m, steady_time now);
+  /// Hands the member to the first live waiter, or makes it free.
+  void offer(caf::actor_id id, member_rec& m, steady_time now);
   /// Leaves the member's state (free or in use) and stops it.
   void stop_member(caf::actor_id id, member_rec& m, bool replace);
   /// Stops a member that is already out of the free and in-use counts.
@@ -196,7 +199,8 @@ struct pool_state {
   void maybe_auto_grow();
   void replace_one();
   void note_ready();
-  void ensure_monitored(const caf::actor_addr& who, const caf::strong_actor_ptr& ptr);
+  consumer_rec& ensure_monitored(const caf::actor_addr& who,
+                                 const caf::strong_actor_ptr& ptr);
   void arm_queue_timer(steady_time deadline);
   void arm_ttl_timer();
   void arm_cull_timer();

@@ -12,7 +12,7 @@ namespace pooler {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<remote_mirror_state>*;
+using mirror_ptr = caf::stateful_actor<remote_mirror_state>*;
 
 /// After this many syncs in a row that still list a dead pool actor, the
 /// mirror stops asking fast and waits for its regular refresh.
@@ -29,11 +29,11 @@ bool mirrored(const registry& reg, const std::string& name,
   return handle && handle.node() != home;
 }
 
-void arm_timer(self_ptr self, caf::timespan delay) {
+void arm_timer(mirror_ptr self, caf::timespan delay) {
   self->delayed_send(self, delay, sync_atom::value, ++self->state.timer_gen);
 }
 
-void sync(self_ptr self) {
+void sync(mirror_ptr self) {
   auto& st = self->state;
   if (st.syncing)
     return;

@@ -14,21 +14,21 @@ namespace pooler {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<starter_state>*;
+using starter_ptr = caf::stateful_actor<starter_state>*;
 
-void report(self_ptr self, caf::message result) {
+void report(starter_ptr self, caf::message result) {
   self->state.reported = true;
   self->send(self->state.job.pool, std::move(result));
   self->quit();
 }
 
-void report_member(self_ptr self, const caf::actor& member) {
+void report_member(starter_ptr self, const caf::actor& member) {
   report(self, caf::make_message(accept_atom::value, self->state.job.id, member));
 }
 
 // A failed member must be gone before the pool frees its slot, or the pool
 // could briefly hold more live members than max_count.
-void fail(self_ptr self, const caf::actor& member, caf::error err) {
+void fail(starter_ptr self, const caf::actor& member, caf::error err) {
   auto failure = caf::make_message(accept_atom::value, self->state.job.id,
                                    std::move(err));
   if (!member) {
@@ -41,7 +41,7 @@ void fail(self_ptr self, const caf::actor& member, caf::error err) {
   self->send_exit(member, caf::exit_reason::kill);
 }
 
-void initialize(self_ptr self, const caf::actor& member) {
+void initialize(starter_ptr self, const caf::actor& member) {
   auto& hook = self->state.job.initialize;
   if (!hook) {
     report_member(self, member);

@@ -25,14 +25,18 @@
 //    issues all 500 takes at once), return all (until all are free again),
 //    cull (max_age 0, until no member is left);
 //  - 10,000-member pool: start time (new_pool returns once the members
-//    reported) and memory per idle member (RSS delta over new_pool from
-//    /proc/self/statm / 10,000, *including the member actors themselves*).
+//    reported) and memory per idle member: the heap in use (glibc's
+//    mallinfo2) grows by A over new_pool, and by B over spawning 10,000
+//    bare member actors of the same kind; (A - B) / 10,000 is what the pool
+//    keeps per member (pool, member supervisor and registry records), A /
+//    10,000 the whole cost. Both sets are pinged once first, so every
+//    actor has built its behavior.
 //
 // Each scenario runs `repetitions` times (3; 1 with --quick) after a short
 // warmup; the median is reported. Baseline and pool runs are interleaved so
 // that drift on a noisy machine affects both alike.
 //
-// Usage: pool_bench [--seconds=X] [--quick] [CAF options, e.g.
+// Usage: pool_bench [--seconds=X] [--quick] [--only=groups] [CAF options, e.g.
 //        --scheduler.policy=sharing --scheduler.max-threads=2]
 // Prints tables (absolute numbers and ratios), then (last) one JSON document
 // with every number. Exit code: 0, or 1 if a run saw unexpected take errors,
@@ -47,7 +51,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -57,7 +60,7 @@
 #include <utility>
 #include <vector>
 
-#include <unistd.h>
+#include <malloc.h>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -205,7 +208,7 @@ void take_next(client* self) {
       } else {
         ++st.ops;
       }
-      st.app->return_member(st.pool, m);
+      st.app->return_member(self, st.pool, m);
       if (sample && now >= st.deadline)
         finish(self);
       else
@@ -379,7 +382,7 @@ caf::behavior grower_actor(grower* self, pooler::app app, std::string pool,
     [self](return_all_atom) {
       auto& st = self->state;
       for (auto& m : st.held)
-        st.app->return_member(st.pool, m);
+        st.app->return_member(self, st.pool, m);
       st.held.clear();
     },
   };
@@ -619,14 +622,21 @@ bool wait_for(pooler::app& app, const std::string& pool, clk::duration limit,
   return false;
 }
 
-// Resident set size in bytes, from /proc/self/statm (0 if unavailable).
-int64_t rss_bytes() {
-  std::ifstream in{"/proc/self/statm"};
-  int64_t size = 0;
-  int64_t resident = 0;
-  if (!(in >> size >> resident))
-    return 0;
-  return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+// Heap bytes in use: glibc's count over all arenas, mmapped chunks included.
+int64_t heap_bytes() {
+  auto mi = mallinfo2();
+  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+}
+
+// Sends every actor one message and waits for every answer: afterwards each
+// has run its first activation (behavior built, mailbox in use).
+void ping_all(caf::scoped_actor& self, const std::vector<caf::actor>& xs) {
+  for (auto& x : xs)
+    self->send(x, int64_t{1});
+  size_t got = 0;
+  self->receive_for(got, xs.size())(
+    [](int64_t) {},
+    caf::after(std::chrono::seconds(30)) >> [] {});
 }
 
 pooler::member_factory make_member_factory() {
@@ -665,6 +675,8 @@ void usage() {
     << "usage: pool_bench [--seconds=X] [--quick] [CAF options]\n"
        "  --seconds=X  duration of each run (default 1; 3 runs per scenario)\n"
        "  --quick      0.2 s and one run per scenario (CI smoke run)\n"
+       "  --only=G,..  scenario groups: event, size, blocking, failure,\n"
+       "               growth, big (default: all)\n"
        "  CAF options are passed on, e.g. --scheduler.policy=sharing\n"
        "  --scheduler.max-threads=2\n";
 }
@@ -688,6 +700,7 @@ int main(int argc, char** argv) {
   double seconds = 1.0;
   int repetitions = 3;
   bool quick = false;
+  std::string only; // comma-separated scenario groups; empty = all
   caf::actor_system_config::string_list caf_args;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -701,6 +714,8 @@ int main(int argc, char** argv) {
         std::cerr << "pool_bench: bad --seconds value: " << text << "\n";
         return 2;
       }
+    } else if (arg.rfind("--only=", 0) == 0) {
+      only = "," + arg.substr(7) + ",";
     } else if (arg == "--help" || arg == "-h") {
       usage();
       return 0;
@@ -713,6 +728,9 @@ int main(int argc, char** argv) {
     repetitions = 1;
   }
   double warmup = std::min(0.2, seconds / 4);
+  auto want = [&](const char* group) {
+    return only.empty() || only.find("," + std::string{group} + ",") != std::string::npos;
+  };
 
   config cfg;
   if (auto err = cfg.parse(std::move(caf_args))) {
@@ -833,6 +851,8 @@ int main(int argc, char** argv) {
 
     // 1 + 2 + 6: event-based consumers, baselines (a) and (b), metrics on.
     for (size_t c : {size_t{1}, size_t{10}, size_t{100}, size_t{1000}}) {
+      if (!want("event"))
+        break;
       bool with_metrics = c == 10 || c == 100;
       scenario a{"caf_request_response", "CAF request/response (a)", c, {}};
       scenario b{"minimal_pool", "minimal pool actor (b)", c, {}};
@@ -858,7 +878,7 @@ int main(int argc, char** argv) {
     }
 
     // 3: one consumer, pool of 5 vs pool of 1000.
-    {
+    if (want("size")) {
       scenario s5{"pool_size_5", "take+return, pool of 5", 1, {}};
       scenario s1000{"pool_size_1000", "take+return, pool of 1000", 1, {}};
       pool_run(small_pool_name, 5, 1, warmup);
@@ -873,6 +893,8 @@ int main(int argc, char** argv) {
 
     // 4: blocking consumers and baseline (c).
     for (size_t c : {size_t{1}, size_t{10}}) {
+      if (!want("blocking"))
+        break;
       scenario cb{"mutex_cv_pool", "mutex+cv pool (c)", c, {}};
       scenario pb{"pool_blocking", "pool, blocking consumers", c, {}};
       baseline_c(c, warmup);
@@ -886,7 +908,7 @@ int main(int argc, char** argv) {
     }
 
     // 5: the failure path.
-    {
+    if (want("failure")) {
       scenario f{"pool_exhausted_take", "take on exhausted pool", 1, {}};
       failure_run(warmup);
       for (int i = 0; i < repetitions; ++i)
@@ -896,7 +918,7 @@ int main(int argc, char** argv) {
     app.return_member(exhausted_pool_name, *held);
 
     // 7a: growth 0 -> 500 -> 0.
-    {
+    if (want("growth")) {
       auto pc = fixed_pool(growth_pool_name, 0);
       pc.max_count = growth_max;
       pc.cull_interval = caf::timespan{0}; // culled on demand only
@@ -959,18 +981,19 @@ int main(int argc, char** argv) {
     }
 
     // 7b: a 10,000-member pool: start time and memory per idle member.
-    {
+    if (want("big")) {
       phase start{"start_10000_ms", "start a pool of 10,000 (new_pool)", {}};
       phase stop{"rm_pool_10000_ms", "rm_pool of 10,000", {}};
       std::vector<double> bytes_per_member;
+      std::vector<double> bookkeeping_per_member;
+      auto n = static_cast<double>(big_pool_size);
       for (int i = 0; i < repetitions; ++i) {
         auto pc = fixed_pool(big_pool_name, big_pool_size);
         pc.cull_interval = caf::timespan{0};
-        auto rss0 = rss_bytes();
+        auto heap0 = heap_bytes();
         auto t0 = clk::now();
         auto res = app.new_pool(pc);
         auto t1 = clk::now();
-        auto rss1 = rss_bytes();
         if (!res) {
           fail("new_pool big: " + sys.render(res.error()));
           break;
@@ -979,8 +1002,27 @@ int main(int argc, char** argv) {
         if (!u || u->free_count != big_pool_size)
           fail("big pool: not all 10,000 members free after new_pool");
         start.ms.push_back(to_ms(t1 - t0));
-        bytes_per_member.push_back(static_cast<double>(rss1 - rss0)
-                                   / static_cast<double>(big_pool_size));
+        std::vector<caf::actor> pooled;
+        if (auto st = app.pool_stats(big_pool_name))
+          for (auto& m : *st)
+            pooled.push_back(m.member);
+        ping_all(self, pooled);
+        pooled.clear();
+        auto pool_bytes = heap_bytes() - heap0;
+        // The same number of bare member actors, for the actors' own share.
+        std::vector<caf::actor> bare;
+        bare.reserve(big_pool_size);
+        auto heap2 = heap_bytes();
+        for (size_t k = 0; k < big_pool_size; ++k)
+          bare.push_back(sys.spawn(member, int64_t{0}));
+        ping_all(self, bare);
+        auto bare_bytes = heap_bytes() - heap2;
+        for (auto& b : bare)
+          self->send_exit(b, caf::exit_reason::kill);
+        bare.clear();
+        bytes_per_member.push_back(static_cast<double>(pool_bytes) / n);
+        bookkeeping_per_member.push_back(
+          static_cast<double>(pool_bytes - bare_bytes) / n);
         auto t2 = clk::now();
         if (auto rm = app.rm_pool(big_pool_name); !rm)
           fail("rm_pool big: " + sys.render(rm.error()));
@@ -990,14 +1032,19 @@ int main(int argc, char** argv) {
         {"members", big_pool_size},
         {"start_ms_median", median(start.ms)},
         {"start_ms_runs", start.ms},
-        // The first run is the clean one: later runs reuse freed heap.
-        {"rss_bytes_per_idle_member_first_run",
-         bytes_per_member.empty() ? json(nullptr) : json(bytes_per_member[0])},
-        {"rss_bytes_per_idle_member_runs", bytes_per_member},
-        {"rss_note", "RSS delta over new_pool / members; includes the member "
-                     "actors themselves, not only the pool's bookkeeping"}};
-      if (!bytes_per_member.empty())
-        lifecycle["big_pool_bytes_per_member"] = bytes_per_member[0];
+        {"heap_bytes_per_idle_member_median", median(bytes_per_member)},
+        {"heap_bytes_per_idle_member_runs", bytes_per_member},
+        {"bookkeeping_bytes_per_idle_member_median",
+         median(bookkeeping_per_member)},
+        {"bookkeeping_bytes_per_idle_member_runs", bookkeeping_per_member},
+        {"heap_note", "heap in use grows by A over new_pool and by B over "
+                      "spawning as many bare member actors; per member: A/n "
+                      "in all, (A-B)/n the pool's bookkeeping"}};
+      if (!bytes_per_member.empty()) {
+        lifecycle["big_pool_bytes_per_member"] = median(bytes_per_member);
+        lifecycle["big_pool_bookkeeping_per_member"]
+          = median(bookkeeping_per_member);
+      }
       phases.push_back(std::move(start));
       phases.push_back(std::move(stop));
     }
@@ -1119,11 +1166,13 @@ int main(int argc, char** argv) {
   }
   if (lifecycle.contains("big_pool_bytes_per_member")) {
     double b = lifecycle["big_pool_bytes_per_member"].get<double>();
+    double k = lifecycle["big_pool_bookkeeping_per_member"].get<double>();
     std::printf("memory per idle member of a 10,000-member pool: %.0f bytes "
-                "(RSS delta over new_pool / 10,000, first run; includes the "
-                "member actors themselves)\n",
-                b);
+                "of pool bookkeeping, %.0f bytes with the member actor "
+                "(heap, median)\n",
+                k, b);
     lifecycle.erase("big_pool_bytes_per_member");
+    lifecycle.erase("big_pool_bookkeeping_per_member");
   }
   std::printf("\n");
   json doc{

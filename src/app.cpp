@@ -230,6 +230,38 @@ caf::expected<pool_config> app::pool_config_of(const std::string& name) {
 
 // -- taking and returning ------------------------------------------------------------
 
+const caf::actor& app::pool_handle(const std::string& pool) const {
+  return state_->reg->cached_pool(pool);
+}
+
+app::take_response app::request_take(caf::event_based_actor* self,
+                                     const caf::actor& handle,
+                                     caf::timespan timeout,
+                                     const std::string* affinity) const {
+  auto t = detail::take_request_timeout(*state_, timeout);
+  auto ns = detail::take_timeout_ns(timeout);
+  // Without affinity the message carries no string: less to build and match.
+  if (affinity == nullptr || affinity->empty())
+    return self->request(handle, t, take_atom::value, ns);
+  return self->request(handle, t, take_atom::value, ns, *affinity);
+}
+
+bool app::pool_restarted(const caf::error& err, const std::string& pool,
+                         caf::actor_id first) const {
+  if (err != caf::sec::request_receiver_down)
+    return false;
+  auto now = state_->reg->pool(pool);
+  return now && now.id() != first;
+}
+
+caf::error app::take_failed(const std::string& pool, caf::error err) const {
+  return detail::take_error(pool, std::move(err));
+}
+
+caf::error app::pool_not_found(const std::string& pool) {
+  return make_error(errc::pool_not_found, pool);
+}
+
 void app::take_member_impl(caf::event_based_actor* self,
                            const std::string& pool, caf::timespan timeout,
                            std::function<void(caf::actor)> on_member,
@@ -247,7 +279,7 @@ caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
                                            std::optional<std::string> affinity) {
   auto aff = affinity.value_or(std::string{});
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto handle = state_->reg->pool(pool);
+    auto handle = state_->reg->cached_pool(pool);
     if (!handle)
       break;
     caf::expected<caf::actor> result{caf::sec::none};
@@ -273,9 +305,19 @@ void app::return_member(const std::string& pool, const caf::actor& member,
 
 void app::return_member(const std::string& pool, const caf::actor& member,
                         member_status s, uint64_t requests_handled) {
-  if (auto handle = state_->reg->pool(pool))
+  if (auto& handle = state_->reg->cached_pool(pool))
     caf::anon_send(handle, return_atom::value, member, s == member_status::fail,
                    requests_handled);
+  else
+    warn("return_member: unknown pool \"" + pool + "\"");
+}
+
+void app::return_member(caf::event_based_actor* self, const std::string& pool,
+                        const caf::actor& member, member_status s,
+                        uint64_t requests_handled) {
+  if (auto& handle = state_->reg->cached_pool(pool))
+    self->send(handle, return_atom::value, member, s == member_status::fail,
+               requests_handled);
   else
     warn("return_member: unknown pool \"" + pool + "\"");
 }

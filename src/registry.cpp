@@ -32,13 +32,14 @@ caf::actor registry::pool(const std::string& name) const {
   return i != pools_.end() ? i->second.pool : caf::actor{};
 }
 
-caf::actor registry::cached_pool(const std::string& name) const {
+const caf::actor& registry::cached_pool(const std::string& name) const {
   struct cache {
     uint64_t registry_id = 0;
     uint64_t version = 0;
     std::unordered_map<std::string, caf::actor> pools;
   };
   thread_local cache local;
+  static const caf::actor none;
   auto version = version_.load(std::memory_order_acquire);
   if (local.registry_id != id_ || local.version != version) {
     local.registry_id = id_;
@@ -48,9 +49,9 @@ caf::actor registry::cached_pool(const std::string& name) const {
   if (auto i = local.pools.find(name); i != local.pools.end())
     return i->second;
   auto handle = pool(name);
-  if (handle)
-    local.pools.emplace(name, handle);
-  return handle;
+  if (!handle)
+    return none;
+  return local.pools.emplace(name, std::move(handle)).first->second;
 }
 
 void registry::set_pool(const std::string& name, caf::actor pool) {

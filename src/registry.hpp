@@ -34,11 +34,12 @@ public:
   caf::actor pool(const std::string& name) const;
 
   /// Same, from a per-thread cache that is dropped whenever any pool handle
-  /// changes: event-based takes look a pool up on every call, and the shared
-  /// lock's cache line bouncing between cores costs more than the lookup.
-  /// Only for CAF's own threads (actor contexts): they end with the actor
-  /// system, so no cached handle outlives it.
-  caf::actor cached_pool(const std::string& name) const;
+  /// changes: takes and returns look a pool up on every call, and the shared
+  /// lock's cache line bouncing between cores costs more than the lookup. A
+  /// handle cached by a thread that outlives the actor system only keeps a
+  /// terminated actor's memory until that thread ends (its state is gone).
+  /// The reference is valid until the thread's next call.
+  const caf::actor& cached_pool(const std::string& name) const;
 
   void set_pool(const std::string& name, caf::actor pool);
   void set_pool_sup(const std::string& name, caf::actor sup);

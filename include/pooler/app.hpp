@@ -14,9 +14,11 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
+#include <caf/response_handle.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/timespan.hpp>
@@ -87,10 +89,30 @@ public:
   void take_member(caf::event_based_actor* self, const std::string& pool,
                    caf::timespan timeout, OnMember on_member, OnError on_error,
                    std::optional<std::string> affinity = std::nullopt) {
-    take_member_impl(self, pool, timeout,
-                     std::function<void(caf::actor)>{std::move(on_member)},
-                     std::function<void(caf::error)>{std::move(on_error)},
-                     std::move(affinity));
+    // The callbacks go straight into CAF's response handler: no
+    // std::function and no shared context on the fast path.
+    const caf::actor& handle = pool_handle(pool);
+    if (!handle) {
+      on_error(pool_not_found(pool));
+      return;
+    }
+    auto first = handle.id();
+    request_take(self, handle, timeout, affinity ? &*affinity : nullptr)
+      .then([on_member](caf::actor& m) mutable { on_member(std::move(m)); },
+            [self, a = *this, pool, timeout, first, on_member, on_error,
+             affinity = std::move(affinity)](caf::error& err) mutable {
+              // The pool actor died meanwhile; its supervisor may have
+              // restarted it under the same name: one more try.
+              if (a.pool_restarted(err, pool, first))
+                a.take_member_impl(self, pool, timeout,
+                                   std::function<void(caf::actor)>{
+                                     std::move(on_member)},
+                                   std::function<void(caf::error)>{
+                                     std::move(on_error)},
+                                   std::move(affinity));
+              else
+                on_error(a.take_failed(pool, std::move(err)));
+            });
   }
 
   /// Event-based group take (SPEC §4.9): a random pool of the group first,
@@ -125,6 +147,15 @@ public:
   /// Same, and adds `requests_handled` to the member's statistics (§6.3).
   void return_member(const std::string& pool, const caf::actor& member,
                      member_status s, uint64_t requests_handled);
+
+  /// Same, sent by the event-based actor `self`: the pool then runs on
+  /// `self`'s worker right after it, instead of waiting for CAF to wake an
+  /// idle worker (measured: 2x the pairs/s of one consumer). Use this form
+  /// inside actors.
+  void return_member(caf::event_based_actor* self, const std::string& pool,
+                     const caf::actor& member,
+                     member_status s = member_status::ok,
+                     uint64_t requests_handled = 0);
 
   /// Returns a member to the pool of `group` it came from.
   void return_group_member(const std::string& group, const caf::actor& member,
@@ -217,6 +248,26 @@ public:
   }
 
 private:
+  using take_response
+    = caf::response_handle<caf::event_based_actor, caf::message, false>;
+
+  /// The pool actor of `pool` from the calling thread's cache, or null.
+  const caf::actor& pool_handle(const std::string& pool) const;
+
+  /// Sends a take to `handle`; the caller attaches the response handlers.
+  take_response request_take(caf::event_based_actor* self,
+                             const caf::actor& handle, caf::timespan timeout,
+                             const std::string* affinity) const;
+
+  /// Whether `err` says the pool actor `first` died and `pool` has another.
+  bool pool_restarted(const caf::error& err, const std::string& pool,
+                      caf::actor_id first) const;
+
+  /// A take's CAF error as pooler's (request_receiver_down: pool_not_found).
+  caf::error take_failed(const std::string& pool, caf::error err) const;
+
+  static caf::error pool_not_found(const std::string& pool);
+
   void take_member_impl(caf::event_based_actor* self, const std::string& pool,
                         caf::timespan timeout,
                         std::function<void(caf::actor)> on_member,
