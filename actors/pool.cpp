@@ -168,7 +168,7 @@ std::vector<member_info> pool_state::stats() const {
     x.requests_handled = m.requests_handled;
     x.errors = m.errors;
     x.sessions_served = m.sessions_served;
-    x.started_at = m.started_at;
+    x.started_at = to_timestamp(m.accepted_at, now, wall);
     x.last_activity = to_timestamp(m.last_activity, now, wall);
     result.push_back(std::move(x));
   }
@@ -436,8 +436,6 @@ void pool_state::start_members(size_t n, bool initial, bool replacement) {
     ++starting_count;
     if (initial)
       ++initial_pending;
-    self->delayed_send(self, cfg.member_start_timeout, tick_start_atom::value,
-                       id);
     if (!ss) {
       self->send(self, accept_atom::value, id,
                  make_error(errc::start_failed, cfg.name, "no starter supervisor"));
@@ -452,6 +450,17 @@ void pool_state::start_members(size_t n, bool initial, bool replacement) {
               self->state.on_start_failed(id, err);
             });
   }
+  arm_start_timer(now + cfg.member_start_timeout);
+}
+
+void pool_state::arm_start_timer(steady_time deadline) {
+  // One timer for all starts, at the earliest deadline: a pool of 10,000
+  // would otherwise keep 10,000 pending timer messages in CAF's clock.
+  if (deadline >= start_timer_at)
+    return;
+  start_timer_at = deadline;
+  self->delayed_send(self, until(deadline, clock::now()),
+                     tick_start_atom::value, ++start_gen);
 }
 
 void pool_state::on_started(uint64_t id, const caf::actor& member) {
@@ -472,7 +481,6 @@ void pool_state::on_started(uint64_t id, const caf::actor& member) {
   m.handle = member;
   m.accepted_at = now;
   m.last_activity = now;
-  m.started_at = caf::make_timestamp();
   if (rec.abandoned) {
     // Already counted as stopping since its timeout (SPEC §4.6).
     m.status = member_state::stopping;
@@ -510,18 +518,32 @@ void pool_state::on_start_failed(uint64_t id, const caf::error& err) {
   publish_gauges();
 }
 
-void pool_state::on_start_timeout(uint64_t id) {
-  auto i = starts.find(id);
-  if (i == starts.end() || i->second.abandoned)
+void pool_state::on_start_tick(uint64_t gen) {
+  if (gen != start_gen)
     return;
-  i->second.abandoned = true;
-  --starting_count;
-  ++stopping_count;
-  metrics.count("starting_member_timeout");
-  if (i->second.initial) {
-    i->second.initial = false;
-    note_ready();
+  start_timer_at = never;
+  auto now = clock::now();
+  auto next = never;
+  for (auto& [id, rec] : starts) {
+    if (rec.abandoned)
+      continue;
+    auto deadline = rec.since + cfg.member_start_timeout;
+    if (deadline > now) {
+      next = std::min(next, deadline);
+      continue;
+    }
+    // Abandoned: counted as stopping until the starter reports (SPEC §4.6).
+    rec.abandoned = true;
+    --starting_count;
+    ++stopping_count;
+    metrics.count("starting_member_timeout");
+    if (rec.initial) {
+      rec.initial = false;
+      note_ready();
+    }
   }
+  if (next != never)
+    arm_start_timer(next);
   publish_gauges();
 }
 
@@ -906,7 +928,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self,
     [self](accept_atom, uint64_t id, const caf::error& err) {
       self->state.on_start_failed(id, err);
     },
-    [self](tick_start_atom, uint64_t id) { self->state.on_start_timeout(id); },
+    [self](tick_start_atom, uint64_t gen) { self->state.on_start_tick(gen); },
     [self](tick_queue_atom, uint64_t gen) { self->state.on_queue_tick(gen); },
     [self](tick_ttl_atom, uint64_t gen) { self->state.on_ttl_tick(gen); },
     [self](tick_grow_atom, uint64_t gen) { self->state.on_grow_tick(gen); },

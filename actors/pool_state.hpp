@@ -31,22 +31,22 @@ using steady_time = std::chrono::steady_clock::time_point;
 
 struct member_rec {
   caf::actor handle;
-  member_state status = member_state::free;
   caf::actor_addr consumer;           ///< while in_use
   uint64_t free_seq = 0;              ///< identifies its entry in the free list
-  bool replace_on_stop = false;       ///< while stopping
-  bool shrink_stop = false;           ///< stopped to lower max_count
-  steady_time accepted_at{};
+  steady_time accepted_at{};          ///< joined the pool (stats: started_at)
   steady_time last_free{};
   steady_time taken_at{};
   steady_time expires_at = steady_time::max();
-  std::string session;                ///< affinity key it is bound to
-  caf::timestamp started_at{};
   steady_time last_activity{};
+  std::string session;                ///< affinity key it is bound to
   uint64_t checkouts = 0;
   uint64_t requests_handled = 0;
   uint64_t errors = 0;
   uint64_t sessions_served = 0;
+  // Small fields last, packed: a pool of 10,000 keeps 10,000 of these.
+  member_state status = member_state::free;
+  bool replace_on_stop = false;       ///< while stopping
+  bool shrink_stop = false;           ///< stopped to lower max_count
   bool checking = false;              ///< out for a health check
 };
 
@@ -122,6 +122,8 @@ struct pool_state {
   uint64_t grow_gen = 0;
   bool grow_timer_armed = false;
   uint64_t health_gen = 0;
+  uint64_t start_gen = 0;
+  steady_time start_timer_at = steady_time::max();
 
   // -- life cycle ---------------------------------------------------------------------
   /// Answers whoever still waits: takes are requested without a CAF timeout,
@@ -144,7 +146,7 @@ struct pool_state {
   void on_down(const caf::down_msg& dm);
   void on_started(uint64_t id, const caf::actor& member);
   void on_start_failed(uint64_t id, const caf::error& err);
-  void on_start_timeout(uint64_t id);
+  void on_start_tick(uint64_t gen);
   void on_queue_tick(uint64_t gen);
   void on_ttl_tick(uint64_t gen);
   void on_grow_tick(uint64_t gen);
@@ -202,6 +204,7 @@ struct pool_state {
   consumer_rec& ensure_monitored(const caf::actor_addr& who,
                                  const caf::strong_actor_ptr& ptr);
   void arm_queue_timer(steady_time deadline);
+  void arm_start_timer(steady_time deadline);
   void arm_ttl_timer();
   void arm_cull_timer();
   void arm_health_timer();

@@ -44,8 +44,8 @@ using config_atom = caf::atom_constant<caf::atom("pl_config")>;
 using tick_queue_atom = caf::atom_constant<caf::atom("pl_tqueue")>;
 /// (tick_ttl, uint64 generation): stop free members past their lifetime.
 using tick_ttl_atom = caf::atom_constant<caf::atom("pl_tttl")>;
-/// (tick_start, uint64 start_id): a start that has not reported by now is
-/// abandoned.
+/// (tick_start, uint64 generation): abandon the starts whose
+/// member_start_timeout has passed.
 using tick_start_atom = caf::atom_constant<caf::atom("pl_tstart")>;
 /// (tick_grow, uint64 generation): the start backoff is over.
 using tick_grow_atom = caf::atom_constant<caf::atom("pl_tgrow")>;

@@ -129,7 +129,7 @@ supervisor_state::child_rec* supervisor_state::find(uint64_t key) {
 
 supervisor_state::child_rec* supervisor_state::find_id(const std::string& id) {
   for (auto& c : children_)
-    if (c.spec.id == id)
+    if (c.spec->id == id)
       return &c;
   return nullptr;
 }
@@ -149,7 +149,8 @@ supervisor_state::child_rec& supervisor_state::add_rec(child_spec spec,
                                                        caf::message extra) {
   child_rec c;
   c.key = next_key_++;
-  c.spec = std::move(spec);
+  if (!dynamic())
+    c.spec = std::make_unique<child_spec>(std::move(spec));
   c.extra = std::move(extra);
   if (dynamic())
     return dynamic_.emplace(c.key, std::move(c)).first->second;
@@ -246,7 +247,7 @@ caf::result<void> supervisor_state::terminate_child(const std::string& id) {
     return make_error(errc::not_found, id);
   cancel_wait(*c);
   auto key = c->key;
-  auto temporary = c->spec.restart == restart_type::temporary;
+  auto temporary = c->spec->restart == restart_type::temporary;
   if (!c->handle) {
     if (temporary)
       remove(key);
@@ -311,7 +312,7 @@ std::vector<child_info> supervisor_state::which_children() const {
   std::vector<child_info> out;
   if (!dynamic()) {
     for (auto& c : children_)
-      out.push_back({c.spec.id, c.handle, c.spec.type});
+      out.push_back({c.spec->id, c.handle, c.spec->type});
     return out;
   }
   // Keys grow with every start_child: sorting by key is start order.
@@ -344,7 +345,7 @@ child_counts supervisor_state::count_children() const {
   }
   res.specs = children_.size();
   for (auto& c : children_)
-    tally(c, c.spec.type);
+    tally(c, c.spec->type);
   return res;
 }
 
@@ -492,7 +493,7 @@ void supervisor_state::restart_from(uint64_t key, bool whole_group) {
     cancel_wait(c);
     if (auto err = start_rec(c)) {
       warn("supervisor " + std::to_string(self_->id()) + ": restart of '"
-           + c.spec.id + "' failed: " + describe(self_->system(), err));
+           + c.spec->id + "' failed: " + describe(self_->system(), err));
       // As OTP's try_again: the retry applies the strategy once more.
       schedule_attempt(c, true);
       return;
@@ -527,7 +528,7 @@ void supervisor_state::drop_dead_temporaries() {
   children_.erase(std::remove_if(children_.begin(), children_.end(),
                                  [](const child_rec& c) {
                                    return !c.handle
-                                          && c.spec.restart
+                                          && c.spec->restart
                                                == restart_type::temporary;
                                  }),
                   children_.end());

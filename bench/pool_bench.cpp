@@ -19,7 +19,9 @@
 //      (take -> reply a member or queue; return -> serve the oldest waiter or
 //      push), driven like the pool (request take, send the member back);
 //  (c) a mutex + condition-variable object pool of 10, used from the same
-//      number of std::threads as the blocking consumers.
+//      number of std::threads as the blocking consumers;
+//  and, next to the blocking rows, CAF's own blocking round trip (a
+//  scoped_actor's request to the echo server): a blocking take's floor.
 // Lifecycle scenarios (times per phase):
 //  - growth: init 0, max 500; take 500 with timeout (one event-based actor
 //    issues all 500 takes at once), return all (until all are free again),
@@ -835,6 +837,29 @@ int main(int argc, char** argv) {
         };
       });
     };
+    // CAF's own blocking round trip (scoped_actor to the echo server): what
+    // one blocking take costs at the least.
+    auto blocking_rr = [&](size_t c, double secs) {
+      return run_threads(c, secs, [&] {
+        auto me = std::make_shared<caf::scoped_actor>(sys);
+        return [&sys, &server, me](bool sample, thread_tally& t) {
+          auto t0 = sample ? clk::now() : clk::time_point{};
+          bool ok = false;
+          (*me)
+            ->request(server, caf::infinite, int64_t{1})
+            .receive([&](int64_t) { ok = true; },
+                     [&](caf::error& err) {
+                       if (t.errors++ == 0)
+                         t.first_error = sys.render(err);
+                     });
+          if (!ok)
+            return;
+          if (sample)
+            t.samples.push_back(to_ns(clk::now() - t0));
+          ++t.ops;
+        };
+      });
+    };
     cv_pool cvp{pool_size};
     auto baseline_c = [&](size_t c, double secs) {
       return run_threads(c, secs, [&] {
@@ -896,14 +921,19 @@ int main(int argc, char** argv) {
       if (!want("blocking"))
         break;
       scenario cb{"mutex_cv_pool", "mutex+cv pool (c)", c, {}};
+      scenario rb{"caf_blocking_request_response",
+                  "CAF blocking req/resp", c, {}};
       scenario pb{"pool_blocking", "pool, blocking consumers", c, {}};
       baseline_c(c, warmup);
+      blocking_rr(c, warmup);
       blocking_run(c, warmup);
       for (int i = 0; i < repetitions; ++i) {
         cb.runs.push_back(baseline_c(c, seconds));
+        rb.runs.push_back(blocking_rr(c, seconds));
         pb.runs.push_back(blocking_run(c, seconds));
       }
       results.push_back(std::move(cb));
+      results.push_back(std::move(rb));
       results.push_back(std::move(pb));
     }
 
@@ -1093,7 +1123,8 @@ int main(int argc, char** argv) {
     auto rate = s.med(&run_result::rate);
     auto ra = ratio(rate, rate_of("caf_request_response", s.c));
     auto rb = ratio(rate, rate_of("minimal_pool", s.c));
-    bool blocking = s.name == "pool_blocking" || s.name == "mutex_cv_pool";
+    bool blocking = s.name == "pool_blocking" || s.name == "mutex_cv_pool"
+                    || s.name == "caf_blocking_request_response";
     auto rc = blocking ? ratio(rate, rate_of("mutex_cv_pool", s.c)) : 0.0;
     std::printf("%-30s %5zu %13.0f %8s %8s %8s %10.1f %10.1f\n",
                 s.label.c_str(), s.c, rate, fmt_ratio(ra).c_str(),
@@ -1138,6 +1169,15 @@ int main(int argc, char** argv) {
                    rate_of("pool_take_return", c));
     derived["metrics_on_vs_off_c" + std::to_string(c)] = json_ratio(x);
     std::printf("metrics on / off at C = %zu: %s\n", c, fmt_ratio(x).c_str());
+  }
+  for (size_t c : {size_t{1}, size_t{10}}) {
+    auto x = ratio(rate_of("pool_blocking", c),
+                   rate_of("caf_blocking_request_response", c));
+    derived["blocking_vs_caf_blocking_round_trip_c" + std::to_string(c)]
+      = json_ratio(x);
+    std::printf("blocking take+return / CAF blocking round trip at C = %zu: "
+                "%s\n",
+                c, fmt_ratio(x).c_str());
   }
   for (size_t c : {size_t{1}, size_t{10}}) {
     auto x = ratio(rate_of("pool_blocking", c), rate_of("pool_take_return", c));

@@ -134,8 +134,9 @@ void finish(consumer_actor* self, const caf::actor& m, bool ok) {
     else
       self->send(m, crash_atom::value);
   } else {
-    st.app->return_member(st.pool, m, ok ? pooler::member_status::ok
-                                         : pooler::member_status::fail);
+    st.app->return_member(self, st.pool, m,
+                           ok ? pooler::member_status::ok
+                              : pooler::member_status::fail);
   }
   self->delayed_send(self, std::chrono::milliseconds(st.rng() % 20),
                      next_atom::value);

@@ -80,12 +80,13 @@ caf::behavior incrementer(caf::event_based_actor* self, pooler::app app,
                       argv_t{"INCR", "example:counter"})
           .then(
             [=](const std::string&) mutable {
-              app.return_member(pool_name, conn);
+              app.return_member(self, pool_name, conn);
               (*step)(left - 1);
             },
             [=](const caf::error&) mutable {
               ++*failures;
-              app.return_member(pool_name, conn, pooler::member_status::fail);
+              app.return_member(self, pool_name, conn,
+                                pooler::member_status::fail);
               (*step)(left - 1);
             });
       },

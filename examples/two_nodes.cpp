@@ -117,7 +117,7 @@ void loop(caf::stateful_actor<consumer_state>* self, pooler::app app,
   app.take_member(
     self, "work", 1s,
     [=](caf::actor m) mutable {
-      app.return_member("work", m);
+      app.return_member(self, "work", m);
       ++self->state.pairs;
       loop(self, app, end, collector);
     },

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include "pooler/pooler.hpp"
+#include "waiting.hpp"
 
 namespace test {
 
@@ -69,18 +70,6 @@ inline pooler::pool_config pool(std::string name, size_t init, size_t max) {
   cfg.max_count = max;
   cfg.start = member_factory();
   return cfg;
-}
-
-/// Polls `pred` until it holds or `limit` passes.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 struct config : caf::actor_system_config {

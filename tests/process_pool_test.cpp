@@ -6,8 +6,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "child_process.hpp"
 #include "pooler/process_member.hpp"
 
 using namespace test;
@@ -361,4 +364,99 @@ TEST_CASE_FIXTURE(process_fixture, "a health check replaces a worker that "
   REQUIRE(free_becomes("py", 2));
   for (auto other : pids_of_members("py", 2))
     CHECK(other != pid);
+}
+
+// -- a program that exits with busy pools ------------------------------------------
+
+/// Run as a child process by the two tests below (POOLER_EXIT_CHILD set):
+/// starts a pool of three python workers, takes all three, puts one to work
+/// on a 30 s request, prints the workers' pids and HOLDING, then leaves
+/// without app::stop. Mode "return": returns, so the held members, the app
+/// handle and the actor system go out of scope with everything busy. Mode
+/// "wait": waits to be killed.
+TEST_CASE("exit child: busy pools at exit") {
+  auto mode = std::getenv("POOLER_EXIT_CHILD");
+  if (mode == nullptr)
+    return; // only a step of the tests below
+  config cfg;
+  caf::actor_system sys{cfg};
+  auto app = pooler::app::start(sys, {});
+  REQUIRE(app);
+  REQUIRE(app->new_pool(python_pool("x", 3, 3)));
+  caf::scoped_actor self{sys};
+  std::vector<caf::actor> held;
+  std::string pids;
+  for (int i = 0; i < 3; ++i) {
+    auto m = app->take_member(self, "x", 20s);
+    REQUIRE(m);
+    held.push_back(*m);
+    self->request(*m, 20s, process_call_atom::value, std::string{"pid"},
+                  std::string{"null"})
+      .receive([&](std::string& pid) { pids += " " + pid; },
+               [&](caf::error& err) { FAIL(sys.render(err)); });
+  }
+  // A request still running when the program ends.
+  self->send(held[0], process_call_atom::value, std::string{"sleep"},
+             std::string{"30"});
+  std::cout << "PIDS" << pids << "\nHOLDING" << std::endl;
+  if (std::string{mode} == "wait") {
+    std::this_thread::sleep_for(60s); // bounded, in case nobody kills it
+    std::_Exit(1);
+  }
+}
+
+namespace {
+
+std::vector<pid_t> pids_in(const std::string& text) {
+  std::vector<pid_t> pids;
+  auto pos = text.find("PIDS");
+  if (pos == std::string::npos)
+    return pids;
+  std::istringstream in{text.substr(pos + 4, text.find('\n', pos) - pos - 4)};
+  pid_t pid = 0;
+  while (in >> pid)
+    pids.push_back(pid);
+  return pids;
+}
+
+// Not running any more: reaped, or a zombie of whoever adopted it.
+bool dead(pid_t pid) {
+  auto st = stat_of(pid).state;
+  return st == 0 || st == 'Z';
+}
+
+} // namespace
+
+TEST_CASE("a program that ends with busy pools exits in bounded time and "
+          "leaves no worker process") {
+  child_process child{"exit child: *",
+                      {"POOLER_EXIT_CHILD=return", "POOLER_QUIET=1"}};
+  auto text = child.read_until("HOLDING", 60s);
+  REQUIRE(text);
+  auto pids = pids_in(*text);
+  REQUIRE(pids.size() == 3);
+  auto t0 = clock::now();
+  auto status = child.wait_exit(30s);
+  REQUIRE_MESSAGE(status, "the program did not exit within 30 s");
+  MESSAGE("exited " << ms_since(t0) << " ms after HOLDING");
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+  for (auto pid : pids)
+    CHECK_MESSAGE(eventually([&] { return dead(pid); }, 10s), "pid ", pid,
+                  " still running");
+}
+
+TEST_CASE("a program killed with busy pools leaves no worker process") {
+  child_process child{"exit child: *",
+                      {"POOLER_EXIT_CHILD=wait", "POOLER_QUIET=1"}};
+  auto text = child.read_until("HOLDING", 60s);
+  REQUIRE(text);
+  auto pids = pids_in(*text);
+  REQUIRE(pids.size() == 3);
+  child.signal(SIGKILL);
+  REQUIRE(child.wait_exit(10s));
+  // PR_SET_PDEATHSIG: the kernel signals each worker when its owner dies.
+  for (auto pid : pids)
+    CHECK_MESSAGE(eventually([&] { return dead(pid); }, 10s), "pid ", pid,
+                  " still running");
 }

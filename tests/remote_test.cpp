@@ -3,10 +3,7 @@
 // this process play the nodes; one test runs the consumer node as a second
 // process (this binary, re-run with POOLER_REMOTE_CHILD set) and kills it.
 
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,9 +11,8 @@
 
 #include <caf/io/all.hpp>
 
+#include "child_process.hpp"
 #include "pool_fixture.hpp"
-
-extern char** environ;
 
 using namespace test;
 using pooler::errc;
@@ -118,12 +114,6 @@ caf::actor spawn_consumer(caf::actor_system& sys, pooler::app handle,
   });
 }
 
-long ms_since(std::chrono::steady_clock::time_point t0) {
-  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::steady_clock::now() - t0)
-                             .count());
-}
-
 caf::actor receive_member(caf::scoped_actor& self) {
   caf::actor result;
   self->receive([&](caf::actor& m) { result = std::move(m); },
@@ -136,76 +126,13 @@ caf::actor receive_member(caf::scoped_actor& self) {
 
 // -- the consumer node as a process of its own -------------------------------------
 
-/// This test binary, run as the consumer node: connects to the port in
-/// POOLER_REMOTE_CHILD, takes two members of "p", prints HOLDING and holds
-/// them until it is killed.
-struct child_process {
-  pid_t pid = -1;
-  int out = -1;
-
-  explicit child_process(uint16_t port) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<std::string> env_strings{"POOLER_REMOTE_CHILD="
-                                           + std::to_string(port),
-                                         "POOLER_QUIET=1"};
-    for (char** e = environ; *e != nullptr; ++e)
-      if (std::strncmp(*e, "POOLER_REMOTE_CHILD=", 20) != 0)
-        env_strings.emplace_back(*e);
-    std::vector<char*> envp;
-    for (auto& s : env_strings)
-      envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::string exe = "/proc/self/exe";
-    std::string filter = "--test-case=remote child: *";
-    char* argv[] = {exe.data(), filter.data(), nullptr};
-    auto rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv,
-                          envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    out = fds[0];
-    REQUIRE(rc == 0);
-  }
-
-  /// Waits up to `limit` for a line `HOLDING` on the child's stdout.
-  bool holding(std::chrono::milliseconds limit) {
-    std::string buf;
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (buf.find("HOLDING\n") == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0)
-        return false;
-      pollfd pfd{out, POLLIN, 0};
-      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0)
-        return false;
-      char chunk[256];
-      auto n = ::read(out, chunk, sizeof(chunk));
-      if (n <= 0)
-        return false;
-      buf.append(chunk, static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  void signal(int sig) {
-    if (pid > 0)
-      ::kill(pid, sig);
-  }
-
-  ~child_process() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    if (out >= 0)
-      ::close(out);
-  }
-};
+/// This test program, run as the consumer node: connects to `port`, takes two
+/// members of "p", prints HOLDING and holds them until it is killed.
+child_process consumer_process(uint16_t port) {
+  return child_process{"remote child: *",
+                       {"POOLER_REMOTE_CHILD=" + std::to_string(port),
+                        "POOLER_QUIET=1"}};
+}
 
 } // namespace
 
@@ -310,8 +237,8 @@ TEST_CASE_FIXTURE(two_nodes, "a remote consumer that crashes has its members rep
 
 TEST_CASE_FIXTURE(two_nodes, "a killed consumer process loses its members within the heartbeat bound") {
   start(pool("p", 2, 2));
-  child_process child{port};
-  REQUIRE(child.holding(10s));
+  auto child = consumer_process(port);
+  REQUIRE(child.read_until("HOLDING", 10s));
   CHECK(a.usage("p").in_use_count == 2);
   auto t0 = std::chrono::steady_clock::now();
   child.signal(SIGKILL);
@@ -323,8 +250,8 @@ TEST_CASE_FIXTURE(two_nodes, "a frozen consumer process is detected by heartbeat
   // SIGSTOP keeps the TCP connection open but silent: only the heartbeat
   // (middleman.connection-timeout 2 s, interval 500 ms) can notice it.
   start(pool("p", 2, 2));
-  child_process child{port};
-  REQUIRE(child.holding(10s));
+  auto child = consumer_process(port);
+  REQUIRE(child.read_until("HOLDING", 10s));
   auto t0 = std::chrono::steady_clock::now();
   child.signal(SIGSTOP);
   REQUIRE(eventually([&] { return a.usage("p").free_count == 2; }, 5s));

@@ -15,28 +15,9 @@
 
 #include <caf/all.hpp>
 
+#include "waiting.hpp"
+
 namespace test {
-
-using namespace std::chrono_literals;
-using clock = std::chrono::steady_clock;
-
-inline long ms_since(clock::time_point t0) {
-  return static_cast<long>(
-    std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0)
-      .count());
-}
-
-/// Polls `pred` every few milliseconds until it holds or `timeout` passes.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = clock::now() + timeout;
-  while (!pred()) {
-    if (clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
 
 /// Events of many actors in the order they happened ("start:a", "stop:a").
 class event_log {
