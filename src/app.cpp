@@ -277,15 +277,16 @@ caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
                                            const std::string& pool,
                                            caf::timespan timeout,
                                            std::optional<std::string> affinity) {
-  auto aff = affinity.value_or(std::string{});
+  auto ns = detail::take_timeout_ns(timeout);
+  auto msg = affinity && !affinity->empty()
+               ? caf::make_message(take_atom::value, ns, *affinity)
+               : caf::make_message(take_atom::value, ns);
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto handle = state_->reg->cached_pool(pool);
     if (!handle)
       break;
     caf::expected<caf::actor> result{caf::sec::none};
-    self
-      ->request(handle, detail::take_request_timeout(*state_, timeout), take_atom::value,
-                detail::take_timeout_ns(timeout), aff)
+    self->request(handle, detail::take_request_timeout(*state_, timeout), msg)
       .receive([&](caf::actor& m) { result = std::move(m); },
                [&](caf::error& err) { result = std::move(err); });
     if (result)
