@@ -106,9 +106,9 @@ caf::result<caf::actor> pool_state::take(int64_t timeout_ns,
   }
   auto deadline = timeout_ns < 0 ? never
                                  : now + std::chrono::nanoseconds(timeout_ns);
-  queue.push_back(waiter{self->make_response_promise(), who, now, deadline,
-                         std::move(affinity)});
-  arm_queue_timer(deadline);
+  queue.push_back(waiter{self->make_response_promise(), who, &consumer, now,
+                         deadline, std::move(affinity)});
+  arm(queue_timer, deadline, tick_queue_atom::value);
   publish_gauges();
   return queue.back().promise;
 }
@@ -222,7 +222,7 @@ void pool_state::push_free(caf::actor_id id, member_rec& m, steady_time now) {
   m.last_free = now;
   free_list.emplace_back(id, m.free_seq);
   ++free_count;
-  if (m.expires_at < ttl_timer_at)
+  if (m.expires_at < ttl_timer.at)
     arm_ttl_timer();
 }
 
@@ -359,10 +359,7 @@ void pool_state::offer(caf::actor_id id, member_rec& m, steady_time now) {
       answer_waiter(w, no_members(no_members_reason::timeout));
       continue;
     }
-    auto c = consumers.find(w.who);
-    if (c == consumers.end())
-      continue; // its down message came first: never hand it a member
-    check_out(id, m, w.who, c->second, w.affinity, now);
+    check_out(id, m, w.who, *w.consumer, w.affinity, now);
     metrics.seconds("checkout_wait_seconds", now - w.since);
     w.promise.deliver(m.handle);
     return;
@@ -450,17 +447,17 @@ void pool_state::start_members(size_t n, bool initial, bool replacement) {
               self->state.on_start_failed(id, err);
             });
   }
-  arm_start_timer(now + cfg.member_start_timeout);
+  // One timer for all starts: a pool of 10,000 would otherwise keep 10,000
+  // pending timer messages in CAF's clock.
+  arm(start_timer, now + cfg.member_start_timeout, tick_start_atom::value);
 }
 
-void pool_state::arm_start_timer(steady_time deadline) {
-  // One timer for all starts, at the earliest deadline: a pool of 10,000
-  // would otherwise keep 10,000 pending timer messages in CAF's clock.
-  if (deadline >= start_timer_at)
+template <class Atom>
+void pool_state::arm(deadline_timer& t, steady_time deadline, Atom tick) {
+  if (deadline >= t.at)
     return;
-  start_timer_at = deadline;
-  self->delayed_send(self, until(deadline, clock::now()),
-                     tick_start_atom::value, ++start_gen);
+  t.at = deadline;
+  self->delayed_send(self, until(deadline, clock::now()), tick, ++t.gen);
 }
 
 void pool_state::on_started(uint64_t id, const caf::actor& member) {
@@ -519,9 +516,8 @@ void pool_state::on_start_failed(uint64_t id, const caf::error& err) {
 }
 
 void pool_state::on_start_tick(uint64_t gen) {
-  if (gen != start_gen)
+  if (!start_timer.fired(gen))
     return;
-  start_timer_at = never;
   auto now = clock::now();
   auto next = never;
   for (auto& [id, rec] : starts) {
@@ -543,7 +539,7 @@ void pool_state::on_start_tick(uint64_t gen) {
     }
   }
   if (next != never)
-    arm_start_timer(next);
+    arm(start_timer, next, tick_start_atom::value);
   publish_gauges();
 }
 
@@ -703,18 +699,9 @@ void pool_state::answer_waiter(waiter& w, caf::error err) {
   w.promise.deliver(std::move(err));
 }
 
-void pool_state::arm_queue_timer(steady_time deadline) {
-  if (deadline >= queue_timer_at)
-    return;
-  queue_timer_at = deadline;
-  self->delayed_send(self, until(deadline, clock::now()),
-                     tick_queue_atom::value, ++queue_gen);
-}
-
 void pool_state::on_queue_tick(uint64_t gen) {
-  if (gen != queue_gen)
+  if (!queue_timer.fired(gen))
     return;
-  queue_timer_at = never;
   auto now = clock::now();
   auto next = never;
   for (auto i = queue.begin(); i != queue.end();) {
@@ -727,7 +714,7 @@ void pool_state::on_queue_tick(uint64_t gen) {
     }
   }
   if (next != never)
-    arm_queue_timer(next);
+    arm(queue_timer, next, tick_queue_atom::value);
   publish_gauges();
 }
 
@@ -746,17 +733,13 @@ void pool_state::arm_ttl_timer() {
   for (auto& e : free_list)
     if (auto m = valid_free(e))
       earliest = std::min(earliest, m->expires_at);
-  if (earliest == never || earliest >= ttl_timer_at)
-    return;
-  ttl_timer_at = earliest;
-  self->delayed_send(self, until(earliest, clock::now()), tick_ttl_atom::value,
-                     ++ttl_gen);
+  if (earliest != never)
+    arm(ttl_timer, earliest, tick_ttl_atom::value);
 }
 
 void pool_state::on_ttl_tick(uint64_t gen) {
-  if (gen != ttl_gen)
+  if (!ttl_timer.fired(gen))
     return;
-  ttl_timer_at = never;
   auto now = clock::now();
   std::vector<caf::actor_id> expired_ids;
   for (auto& e : free_list)

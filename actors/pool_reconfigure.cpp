@@ -136,7 +136,7 @@ pool_state::reconfigure(pool_config next) {
         auto& m = kvp.second;
         m.expires_at = expiry_for_new_member(m.accepted_at);
       }
-      on_ttl_tick(++ttl_gen);
+      on_ttl_tick(++ttl_timer.gen); // rescan now; a pending tick is stale
     }
   }
   if (old.health_check_interval != cfg.health_check_interval) {

@@ -59,6 +59,9 @@ struct consumer_rec {
 struct waiter {
   caf::response_promise promise;
   caf::actor_addr who;
+  /// Its entry in `consumers`: consumer_died removes the entry and the
+  /// consumer's waiters together, so it is valid while the waiter queues.
+  consumer_rec* consumer;
   steady_time since;
   steady_time deadline; ///< steady_time::max() waits without limit
   std::string affinity;
@@ -69,6 +72,22 @@ struct start_rec {
   bool initial = false;     ///< one of the pool's first init_count starts
   bool replacement = false; ///< replaces a member; retried after a failure
   bool abandoned = false;   ///< timed out; counted as stopping until it reports
+};
+
+/// A timer that waits for the earliest of several deadlines. delayed_send
+/// cannot be cancelled: a tick whose generation is not the current one is
+/// stale and ignored.
+struct deadline_timer {
+  uint64_t gen = 0;
+  steady_time at = steady_time::max(); ///< max: not armed
+
+  /// True for the tick of the current generation, which disarms the timer.
+  bool fired(uint64_t tick) {
+    if (tick != gen)
+      return false;
+    at = steady_time::max();
+    return true;
+  }
 };
 
 struct pool_state {
@@ -115,15 +134,12 @@ struct pool_state {
 
   // -- timers (delayed_send cannot be cancelled: stale generations are ignored)
   uint64_t cull_gen = 0;
-  uint64_t queue_gen = 0;
-  steady_time queue_timer_at = steady_time::max();
-  uint64_t ttl_gen = 0;
-  steady_time ttl_timer_at = steady_time::max();
+  deadline_timer queue_timer; ///< earliest deadline of a waiter
+  deadline_timer ttl_timer;   ///< earliest expiry of a free member
+  deadline_timer start_timer; ///< earliest member_start_timeout of a start
   uint64_t grow_gen = 0;
   bool grow_timer_armed = false;
   uint64_t health_gen = 0;
-  uint64_t start_gen = 0;
-  steady_time start_timer_at = steady_time::max();
 
   // -- life cycle ---------------------------------------------------------------------
   /// Answers whoever still waits: takes are requested without a CAF timeout,
@@ -203,8 +219,9 @@ struct pool_state {
   void note_ready();
   consumer_rec& ensure_monitored(const caf::actor_addr& who,
                                  const caf::strong_actor_ptr& ptr);
-  void arm_queue_timer(steady_time deadline);
-  void arm_start_timer(steady_time deadline);
+  /// Aims `t` at `deadline` unless it already fires earlier.
+  template <class Atom>
+  void arm(deadline_timer& t, steady_time deadline, Atom tick);
   void arm_ttl_timer();
   void arm_cull_timer();
   void arm_health_timer();

@@ -425,38 +425,43 @@ bool dead(pid_t pid) {
   return st == 0 || st == 'Z';
 }
 
+/// Waits until the exit child holds its members; the pids of its workers.
+std::vector<pid_t> busy_workers(child_process& child) {
+  auto text = child.read_until("HOLDING", 60s);
+  REQUIRE(text);
+  auto pids = pids_in(*text);
+  REQUIRE(pids.size() == 3);
+  return pids;
+}
+
+void check_all_dead(const std::vector<pid_t>& pids) {
+  for (auto pid : pids)
+    CHECK_MESSAGE(eventually([&] { return dead(pid); }, 10s), "pid ", pid,
+                  " still running");
+}
+
 } // namespace
 
 TEST_CASE("a program that ends with busy pools exits in bounded time and "
           "leaves no worker process") {
   child_process child{"exit child: *",
                       {"POOLER_EXIT_CHILD=return", "POOLER_QUIET=1"}};
-  auto text = child.read_until("HOLDING", 60s);
-  REQUIRE(text);
-  auto pids = pids_in(*text);
-  REQUIRE(pids.size() == 3);
+  auto pids = busy_workers(child);
   auto t0 = clock::now();
   auto status = child.wait_exit(30s);
   REQUIRE_MESSAGE(status, "the program did not exit within 30 s");
   MESSAGE("exited " << ms_since(t0) << " ms after HOLDING");
   CHECK(WIFEXITED(*status));
   CHECK(WEXITSTATUS(*status) == 0);
-  for (auto pid : pids)
-    CHECK_MESSAGE(eventually([&] { return dead(pid); }, 10s), "pid ", pid,
-                  " still running");
+  check_all_dead(pids);
 }
 
 TEST_CASE("a program killed with busy pools leaves no worker process") {
   child_process child{"exit child: *",
                       {"POOLER_EXIT_CHILD=wait", "POOLER_QUIET=1"}};
-  auto text = child.read_until("HOLDING", 60s);
-  REQUIRE(text);
-  auto pids = pids_in(*text);
-  REQUIRE(pids.size() == 3);
+  auto pids = busy_workers(child);
   child.signal(SIGKILL);
   REQUIRE(child.wait_exit(10s));
   // PR_SET_PDEATHSIG: the kernel signals each worker when its owner dies.
-  for (auto pid : pids)
-    CHECK_MESSAGE(eventually([&] { return dead(pid); }, 10s), "pid ", pid,
-                  " still running");
+  check_all_dead(pids);
 }
