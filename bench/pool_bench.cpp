@@ -23,6 +23,9 @@
 //  and, next to the blocking rows, CAF's own blocking round trip (a
 //  scoped_actor's request to the echo server): a blocking take's floor.
 // Lifecycle scenarios (times per phase):
+//  - take all / return all: a pool of 500 (init 500, max 500), one
+//    event-based actor takes all 500 at once, then returns them all (until
+//    all are free again);
 //  - growth: init 0, max 500; take 500 with timeout (one event-based actor
 //    issues all 500 takes at once), return all (until all are free again),
 //    cull (max_age 0, until no member is left);
@@ -98,6 +101,7 @@ const char* const small_pool_name = "p5";        // pool of 5
 const char* const large_pool_name = "p1000";     // pool of 1000
 const char* const exhausted_pool_name = "exhausted";
 const char* const growth_pool_name = "grow";
+const char* const full_pool_name = "p500"; // pool of 500, all free
 const char* const big_pool_name = "big";
 
 int64_t to_ns(clk::duration d) {
@@ -678,7 +682,7 @@ void usage() {
        "  --seconds=X  duration of each run (default 1; 3 runs per scenario)\n"
        "  --quick      0.2 s and one run per scenario (CI smoke run)\n"
        "  --only=G,..  scenario groups: event, size, blocking, failure,\n"
-       "               growth, big (default: all)\n"
+       "               takeall, growth, big (default: all)\n"
        "  CAF options are passed on, e.g. --scheduler.policy=sharing\n"
        "  --scheduler.max-threads=2\n";
 }
@@ -947,7 +951,65 @@ int main(int argc, char** argv) {
     }
     app.return_member(exhausted_pool_name, *held);
 
-    // 7a: growth 0 -> 500 -> 0.
+    // Takes `n` members of `pool` at once through the grower `g`, then
+    // returns them all and waits until all are free: the two times (ms), or
+    // nothing after a failure.
+    auto take_return_all = [&](const caf::actor& g, const std::string& pool,
+                               size_t n)
+      -> std::optional<std::pair<double, double>> {
+      auto t0 = clk::now();
+      self->send(g, take_all_atom::value, static_cast<uint64_t>(n));
+      bool got = false;
+      self->receive(
+        [&](grown_atom, uint64_t k, uint64_t errors, std::string& first) {
+          got = k == n && errors == 0;
+          if (!got)
+            fail(pool + ": took " + std::to_string(k) + " of "
+                 + std::to_string(n) + ", " + std::to_string(errors)
+                 + " error(s), first: " + first);
+        },
+        caf::after(std::chrono::seconds(30)) >> [&] {
+          fail(pool + ": no answer to take " + std::to_string(n) + " within 30 s");
+        });
+      if (!got)
+        return std::nullopt;
+      auto t1 = clk::now();
+      self->send(g, return_all_atom::value);
+      if (!wait_for(app, pool, 30s, [n](const pooler::utilization& u) {
+            return u.free_count == n && u.in_use_count == 0;
+          })) {
+        fail(pool + ": members not all free after return");
+        return std::nullopt;
+      }
+      return std::make_pair(to_ms(t1 - t0), to_ms(clk::now() - t1));
+    };
+
+    // 7a: take all / return all on a pool of 500 that has them all free.
+    if (want("takeall")) {
+      phase take{"take_all_500_ms", "take all 500 (pool of 500)", {}};
+      phase ret{"return_all_500_ms", "return all 500 (until all free)", {}};
+      auto pc = fixed_pool(full_pool_name, growth_max);
+      pc.cull_interval = caf::timespan{0};
+      if (auto res = app.new_pool(pc); !res) {
+        fail("new_pool " + pc.name + ": " + sys.render(res.error()));
+      } else {
+        auto g = sys.spawn(grower_actor, app, pc.name, caf::actor{self});
+        for (int i = 0; i < repetitions && ok; ++i) {
+          auto times = take_return_all(g, pc.name, growth_max);
+          if (!times)
+            break;
+          take.ms.push_back(times->first);
+          ret.ms.push_back(times->second);
+        }
+        self->send_exit(g, caf::exit_reason::kill);
+        if (auto res = app.rm_pool(pc.name); !res)
+          fail("rm_pool " + pc.name + ": " + sys.render(res.error()));
+      }
+      phases.push_back(std::move(take));
+      phases.push_back(std::move(ret));
+    }
+
+    // 7b: growth 0 -> 500 -> 0.
     if (want("growth")) {
       auto pc = fixed_pool(growth_pool_name, 0);
       pc.max_count = growth_max;
@@ -962,30 +1024,9 @@ int main(int argc, char** argv) {
         auto g = sys.spawn(grower_actor, app, std::string{growth_pool_name},
                            caf::actor{self});
         for (int i = 0; i < repetitions && ok; ++i) {
-          auto t0 = clk::now();
-          self->send(g, take_all_atom::value, static_cast<uint64_t>(growth_max));
-          bool got = false;
-          self->receive(
-            [&](grown_atom, uint64_t n, uint64_t errors, std::string& first) {
-              got = true;
-              if (n != growth_max || errors > 0)
-                fail("growth: took " + std::to_string(n) + " of "
-                     + std::to_string(growth_max) + ", " + std::to_string(errors)
-                     + " error(s), first: " + first);
-            },
-            caf::after(std::chrono::seconds(30)) >> [&] {
-              fail("growth: no answer to take 500 within 30 s");
-            });
-          if (!got)
+          auto times = take_return_all(g, growth_pool_name, growth_max);
+          if (!times)
             break;
-          auto t1 = clk::now();
-          self->send(g, return_all_atom::value);
-          if (!wait_for(app, growth_pool_name, 30s,
-                        [](const pooler::utilization& u) {
-                          return u.free_count == growth_max
-                                 && u.in_use_count == 0;
-                        }))
-            fail("growth: members not all free after return");
           auto t2 = clk::now();
           if (auto res = app.cull_pool(growth_pool_name); !res)
             fail("growth: cull_pool: " + sys.render(res.error()));
@@ -996,10 +1037,9 @@ int main(int argc, char** argv) {
                                  == 0;
                         }))
             fail("growth: members left after cull");
-          auto t3 = clk::now();
-          take.ms.push_back(to_ms(t1 - t0));
-          ret.ms.push_back(to_ms(t2 - t1));
-          cull.ms.push_back(to_ms(t3 - t2));
+          take.ms.push_back(times->first);
+          ret.ms.push_back(times->second);
+          cull.ms.push_back(to_ms(clk::now() - t2));
         }
         self->send_exit(g, caf::exit_reason::kill);
         if (auto res = app.rm_pool(growth_pool_name); !res)
@@ -1010,7 +1050,7 @@ int main(int argc, char** argv) {
       phases.push_back(std::move(cull));
     }
 
-    // 7b: a 10,000-member pool: start time and memory per idle member.
+    // 7c: a 10,000-member pool: start time and memory per idle member.
     if (want("big")) {
       phase start{"start_10000_ms", "start a pool of 10,000 (new_pool)", {}};
       phase stop{"rm_pool_10000_ms", "rm_pool of 10,000", {}};
