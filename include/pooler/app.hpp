@@ -150,8 +150,8 @@ public:
 
   /// Same, sent by the event-based actor `self`: the pool then runs on
   /// `self`'s worker right after it, instead of waiting for CAF to wake an
-  /// idle worker (measured: 2x the pairs/s of one consumer). Use this form
-  /// inside actors.
+  /// idle worker (measured: a quarter more pairs/s for one consumer, p99
+  /// take latency 27 -> 12 us). Use this form inside actors.
   void return_member(caf::event_based_actor* self, const std::string& pool,
                      const caf::actor& member,
                      member_status s = member_status::ok,
