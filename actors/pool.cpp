@@ -85,14 +85,14 @@ caf::result<caf::actor> pool_state::take(int64_t timeout_ns,
                            "take_member needs a sender to monitor");
   auto who = caf::actor_cast<caf::actor_addr>(sender);
   auto& consumer = ensure_monitored(who, sender);
-  metrics.count("take");
+  metrics.count(metric::take);
   // One clock read per message: at a few hundred thousand takes a second,
   // clock reads were a tenth of the pool's own time.
   auto now = clock::now();
   caf::actor_id id = 0;
   if (auto m = pop_free(affinity, id, now)) {
     check_out(id, *m, who, consumer, affinity, now);
-    metrics.seconds("checkout_wait_seconds", caf::timespan{0});
+    metrics.seconds(metric::checkout_wait_seconds, caf::timespan{0});
     maybe_auto_grow();
     publish_gauges();
     return m->handle;
@@ -101,7 +101,7 @@ caf::result<caf::actor> pool_state::take(int64_t timeout_ns,
   if (timeout_ns == 0)
     return no_members(reason);
   if (queue.size() >= cfg.queue_max) {
-    metrics.count("queue_max_reached");
+    metrics.count(metric::queue_max_reached);
     return no_members(no_members_reason::queue_full);
   }
   auto deadline = timeout_ns < 0 ? never
@@ -130,14 +130,14 @@ void pool_state::give_back(const caf::actor& member, bool failed,
   m.requests_handled += requests;
   auto now = clock::now();
   release_from_consumer(id, m, now);
-  metrics.count("checkin");
+  metrics.count(metric::checkin);
   m.last_activity = now;
   if (failed) {
     ++m.errors;
-    metrics.count("killed_in_use", "failed");
+    metrics.count(metric::killed_in_use, "failed");
     begin_stop(id, m, true);
   } else if (expired(m, now)) {
-    metrics.count("killed_in_use", "max_lifetime");
+    metrics.count(metric::killed_in_use, "max_lifetime");
     begin_stop(id, m, true);
   } else {
     offer(id, m, now);
@@ -287,7 +287,7 @@ member_rec* pool_state::pop_free(const std::string& affinity,
     --free_count;
     if (expired(*m, now)) {
       // An expired free member is never handed out (SPEC §4.8).
-      metrics.count("killed_free", "max_lifetime");
+      metrics.count(metric::killed_free, "max_lifetime");
       begin_stop(e.first, *m, true);
       continue;
     }
@@ -323,7 +323,7 @@ void pool_state::release_from_consumer(caf::actor_id id, member_rec& m,
       held.pop_back();
     }
   }
-  metrics.seconds("lease_seconds", now - m.taken_at);
+  metrics.seconds(metric::lease_seconds, now - m.taken_at);
   m.consumer = caf::actor_addr{};
   --in_use_count;
 }
@@ -360,7 +360,7 @@ void pool_state::offer(caf::actor_id id, member_rec& m, steady_time now) {
       continue;
     }
     check_out(id, m, w.who, *w.consumer, w.affinity, now);
-    metrics.seconds("checkout_wait_seconds", now - w.since);
+    metrics.seconds(metric::checkout_wait_seconds, now - w.since);
     w.promise.deliver(m.handle);
     return;
   }
@@ -395,7 +395,7 @@ void pool_state::stop_free_members(size_t n, const char* reason) {
       victims.push_back(e.first);
   }
   for (auto id : victims) {
-    metrics.count("killed_free", reason);
+    metrics.count(metric::killed_free, reason);
     auto& m = members[id];
     m.shrink_stop = true;
     stop_member(id, m, false);
@@ -487,7 +487,7 @@ void pool_state::on_started(uint64_t id, const caf::actor& member) {
   }
   --starting_count;
   failed_starts_in_a_row = 0;
-  metrics.seconds("member_start_seconds", now - rec.since);
+  metrics.seconds(metric::member_start_seconds, now - rec.since);
   m.expires_at = expiry_for_new_member(now);
   offer(member.id(), m, now);
   publish_gauges();
@@ -505,7 +505,7 @@ void pool_state::on_start_failed(uint64_t id, const caf::error& err) {
     --starting_count;
   if (rec.initial)
     note_ready();
-  metrics.count("start_failed");
+  metrics.count(metric::start_failed);
   if (failed_starts_in_a_row++ == 0)
     warn("pool \"" + cfg.name + "\": a member failed to start: "
          + self->system().render(err));
@@ -532,7 +532,7 @@ void pool_state::on_start_tick(uint64_t gen) {
     rec.abandoned = true;
     --starting_count;
     ++stopping_count;
-    metrics.count("starting_member_timeout");
+    metrics.count(metric::starting_member_timeout);
     if (rec.initial) {
       rec.initial = false;
       note_ready();
@@ -626,18 +626,18 @@ void pool_state::member_died(caf::actor_id id, member_rec& m) {
   switch (m.status) {
     case member_state::free:
       leave_free(m);
-      metrics.count("killed_free", "crashed");
+      metrics.count(metric::killed_free, "crashed");
       break;
     case member_state::in_use:
       if (m.checking) {
         // Out for a health check: a free member, as far as anyone knows.
         --in_use_count;
-        metrics.count("killed_free", "crashed");
+        metrics.count(metric::killed_free, "crashed");
         break;
       }
       // The consumer is not told; it may monitor the member itself.
       release_from_consumer(id, m, clock::now());
-      metrics.count("killed_in_use", "crashed");
+      metrics.count(metric::killed_in_use, "crashed");
       break;
     case member_state::stopping:
       --stopping_count;
@@ -669,13 +669,13 @@ void pool_state::consumer_died(const caf::actor_addr& who,
     m.consumer = caf::actor_addr{};
     --in_use_count;
     // The lease ends with its consumer, as with a return (SPEC §5).
-    metrics.since("lease_seconds", m.taken_at);
+    metrics.since(metric::lease_seconds, m.taken_at);
     if (!reason) {
       // A consumer that exits normally gives its members back (SPEC §4.5).
       offer(id, m, clock::now());
     } else {
       // One that crashed may have left them mid-request: replace them.
-      metrics.count("killed_in_use", "failed");
+      metrics.count(metric::killed_in_use, "failed");
       begin_stop(id, m, true);
     }
   }
@@ -695,7 +695,7 @@ consumer_rec& pool_state::ensure_monitored(const caf::actor_addr& who,
 void pool_state::answer_waiter(waiter& w, caf::error err) {
   if (err == errc::no_members
       && error_detail(err) == no_members_reason::timeout)
-    metrics.count("take_timeout");
+    metrics.count(metric::take_timeout);
   w.promise.deliver(std::move(err));
 }
 
@@ -746,7 +746,7 @@ void pool_state::on_ttl_tick(uint64_t gen) {
     if (auto m = valid_free(e); m && expired(*m, now))
       expired_ids.push_back(e.first);
   for (auto id : expired_ids) {
-    metrics.count("killed_free", "max_lifetime");
+    metrics.count(metric::killed_free, "max_lifetime");
     stop_member(id, members[id], true);
   }
   arm_ttl_timer();
@@ -778,7 +778,7 @@ void pool_state::cull() {
     victims.push_back(e.first);
   }
   for (auto id : victims) {
-    metrics.count("killed_free", "max_age");
+    metrics.count(metric::killed_free, "max_age");
     stop_member(id, members[id], false);
   }
   publish_gauges();
@@ -833,7 +833,7 @@ void pool_state::on_health_result(const caf::actor& member,
   m.checking = false;
   --in_use_count;
   if (err) {
-    metrics.count("killed_free", "failed");
+    metrics.count(metric::killed_free, "failed");
     begin_stop(id, m, true);
   } else {
     auto now = clock::now();
@@ -858,7 +858,7 @@ void pool_state::publish_gauges() {
 }
 
 caf::error pool_state::no_members(const char* reason) {
-  metrics.count("error_no_members", reason);
+  metrics.count(metric::error_no_members, reason);
   return make_error(errc::no_members, cfg.name, reason);
 }
 

@@ -9,6 +9,42 @@ namespace pooler {
 
 metrics_sink::~metrics_sink() = default;
 
+metric_series::~metric_series() = default;
+
+namespace {
+
+// bind()'s default: every update goes through the sink's named calls.
+class forwarding_series : public metric_series {
+public:
+  forwarding_series(metrics_sink& sink, metric_type type, std::string_view name,
+                    std::string_view pool)
+    : sink_(sink), type_(type), name_(name), pool_(pool) {}
+
+  void record(double value) override {
+    switch (type_) {
+      case metric_type::counter: sink_.counter(name_, pool_, {}, value); break;
+      case metric_type::gauge: sink_.gauge(name_, pool_, {}, value); break;
+      case metric_type::histogram:
+        sink_.histogram(name_, pool_, {}, value);
+        break;
+    }
+  }
+
+private:
+  metrics_sink& sink_;
+  metric_type type_;
+  std::string name_;
+  std::string pool_;
+};
+
+} // namespace
+
+std::unique_ptr<metric_series>
+metrics_sink::bind(metric_type type, std::string_view name,
+                   std::string_view pool) {
+  return std::make_unique<forwarding_series>(*this, type, name, pool);
+}
+
 std::string to_string(metric_type x) {
   switch (x) {
     case metric_type::counter: return "counter";

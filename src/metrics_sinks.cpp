@@ -1,6 +1,7 @@
 // The built-in metrics sinks: in memory, JSON lines, Prometheus text.
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -308,14 +309,87 @@ const std::vector<double>& prometheus_sink::bucket_bounds() {
   return bounds;
 }
 
+namespace {
+
+void add(std::atomic<double>& slot, double delta) {
+  auto old = slot.load(std::memory_order_relaxed);
+  while (!slot.compare_exchange_weak(old, old + delta,
+                                     std::memory_order_relaxed)) {
+  }
+}
+
+// One update of one series: `slots` is its first slot.
+void apply(metric_type type, std::atomic<double>* slots,
+           std::atomic<bool>& touched, double value) {
+  if (!touched.load(std::memory_order_relaxed))
+    touched.store(true, std::memory_order_relaxed);
+  switch (type) {
+    case metric_type::counter: add(slots[0], value); break;
+    case metric_type::gauge:
+      slots[0].store(value, std::memory_order_relaxed);
+      break;
+    case metric_type::histogram: {
+      auto& bounds = prometheus_sink::bucket_bounds();
+      // The bucket is the first bound >= value; NaN goes to +Inf.
+      auto b = std::isnan(value)
+                 ? bounds.size()
+                 : static_cast<size_t>(
+                   std::lower_bound(bounds.begin(), bounds.end(), value)
+                   - bounds.begin());
+      add(slots[b], 1);
+      add(slots[bounds.size() + 1], value);
+      add(slots[bounds.size() + 2], 1);
+      break;
+    }
+  }
+}
+
+// A metric and its labels resolved to a slot offset, or nullptr.
+const metric_layout* resolve(metric_type type, std::string_view name,
+                             metric_labels labels, size_t& first) {
+  auto& l = layout();
+  auto m = l.by_name.find(name);
+  if (m == l.by_name.end())
+    return nullptr;
+  auto& ml = l.metrics[m->second];
+  auto series = series_index(ml, labels);
+  if (ml.desc->type != type || series == no_series)
+    return nullptr;
+  first = ml.offset + series * ml.width;
+  return &ml;
+}
+
+class prometheus_series : public metric_series {
+public:
+  prometheus_series(metric_type type, std::atomic<double>* slots,
+                    std::atomic<bool>* touched)
+    : type_(type), slots_(slots), touched_(touched) {}
+
+  void record(double value) override {
+    if (slots_ != nullptr)
+      apply(type_, slots_, *touched_, value);
+  }
+
+private:
+  metric_type type_;
+  std::atomic<double>* slots_; // null: an undeclared series, ignored
+  std::atomic<bool>* touched_;
+};
+
+} // namespace
+
 prometheus_sink::pool_values*
 prometheus_sink::values_of(std::string_view pool) {
   auto i = pools_.find(pool);
   if (i == pools_.end()) {
-    auto& l = layout();
-    i = pools_.emplace(std::string{pool}, pool_values{}).first;
-    i->second.values.assign(l.slots, 0.0);
-    i->second.touched.assign(l.slots, 0);
+    auto slots = layout().slots;
+    pool_values pv{std::make_unique<std::atomic<double>[]>(slots),
+                   std::make_unique<std::atomic<bool>[]>(slots)};
+    for (size_t k = 0; k < slots; ++k) {
+      pv.values[k].store(0, std::memory_order_relaxed);
+      pv.touched[k].store(false, std::memory_order_relaxed);
+    }
+    i = pools_.emplace(std::string{pool}, std::move(pv)).first;
   }
   return &i->second;
 }
@@ -323,36 +397,24 @@ prometheus_sink::values_of(std::string_view pool) {
 void prometheus_sink::update(metric_type type, std::string_view name,
                              std::string_view pool, metric_labels labels,
                              double value) {
-  auto& l = layout();
-  auto m = l.by_name.find(name);
-  if (m == l.by_name.end())
+  size_t first = 0;
+  if (resolve(type, name, labels, first) == nullptr)
     return;
-  auto& ml = l.metrics[m->second];
-  auto series = series_index(ml, labels);
-  if (ml.desc->type != type || series == no_series)
-    return;
-  auto first = ml.offset + series * ml.width;
   std::lock_guard<std::mutex> guard{mtx_};
   auto pv = values_of(pool);
-  pv->touched[first] = 1;
-  double* slots = pv->values.data() + first;
-  switch (type) {
-    case metric_type::counter: slots[0] += value; break;
-    case metric_type::gauge: slots[0] = value; break;
-    case metric_type::histogram: {
-      auto& bounds = bucket_bounds();
-      // The bucket is the first bound >= value; NaN goes to +Inf.
-      auto b = std::isnan(value)
-                 ? bounds.size()
-                 : static_cast<size_t>(
-                   std::lower_bound(bounds.begin(), bounds.end(), value)
-                   - bounds.begin());
-      slots[b] += 1;
-      slots[bounds.size() + 1] += value;
-      slots[bounds.size() + 2] += 1;
-      break;
-    }
-  }
+  apply(type, pv->values.get() + first, pv->touched[first], value);
+}
+
+std::unique_ptr<metric_series>
+prometheus_sink::bind(metric_type type, std::string_view name,
+                      std::string_view pool) {
+  size_t first = 0;
+  if (resolve(type, name, {}, first) == nullptr)
+    return std::make_unique<prometheus_series>(type, nullptr, nullptr);
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto pv = values_of(pool);
+  return std::make_unique<prometheus_series>(type, pv->values.get() + first,
+                                             &pv->touched[first]);
 }
 
 void prometheus_sink::counter(std::string_view name, std::string_view pool,
@@ -379,7 +441,7 @@ std::string prometheus_sink::render() const {
     for (auto& [pool, pv] : pools_) {
       for (size_t s = 0; s < m.series; ++s) {
         auto first = m.offset + s * m.width;
-        if (!pv.touched[first])
+        if (!pv.touched[first].load(std::memory_order_relaxed))
           continue;
         if (!header) {
           out += "# HELP " + family + ' ';
@@ -387,8 +449,11 @@ std::string prometheus_sink::render() const {
           out += "\n# TYPE " + family + ' ' + to_string(m.desc->type) + '\n';
           header = true;
         }
-        render_series(out, family, open_labels(pool, m, s), m,
-                      pv.values.data() + first);
+        // Bound series update without the lock: render a snapshot.
+        std::vector<double> slots(m.width);
+        for (size_t k = 0; k < m.width; ++k)
+          slots[k] = pv.values[first + k].load(std::memory_order_relaxed);
+        render_series(out, family, open_labels(pool, m, s), m, slots.data());
       }
     }
   }

@@ -35,6 +35,16 @@ std::vector<std::string> lines_of(const std::string& text) {
   return result;
 }
 
+// Runs `body(t)` on 4 threads at once, t = 0..3, and joins them.
+template <class F>
+void on_four_threads(F body) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back(body, t);
+  for (auto& t : threads)
+    t.join();
+}
+
 // Feeds one of every declared metric and label value into `sink`.
 void emit_everything(pooler::metrics_sink& sink, std::string_view pool) {
   for (auto& d : pooler::metrics()) {
@@ -185,14 +195,10 @@ TEST_CASE("memory_sink keeps histogram observations, and clears") {
 
 TEST_CASE("memory_sink is thread-safe") {
   pooler::memory_sink sink;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t)
-    threads.emplace_back([&] {
-      for (int i = 0; i < 5000; ++i)
-        sink.counter("take", "p1", {}, 1);
-    });
-  for (auto& t : threads)
-    t.join();
+  on_four_threads([&](int) {
+    for (int i = 0; i < 5000; ++i)
+      sink.counter("take", "p1", {}, 1);
+  });
   CHECK(sink.counter_value("take", "p1") == 20000);
   CHECK(sink.events().size() == 20000);
 }
@@ -344,25 +350,77 @@ TEST_CASE("prometheus_sink ignores undeclared names, labels and types") {
   CHECK(sink.render().empty());
 }
 
-TEST_CASE("prometheus_sink is thread-safe") {
+TEST_CASE("prometheus_sink is thread-safe, by name and through bound series") {
   pooler::prometheus_sink sink;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t)
-    threads.emplace_back([&, t] {
-      auto pool = "p" + std::to_string(t % 2);
-      for (int i = 0; i < 5000; ++i) {
-        sink.counter("take", pool, {}, 1);
-        sink.histogram("lease_seconds", pool, {}, 0.01);
-        if (i % 1000 == 0)
-          sink.render();
-      }
-    });
-  for (auto& t : threads)
-    t.join();
+  on_four_threads([&](int t) {
+    auto pool = "p" + std::to_string(t % 2);
+    auto take = sink.bind(metric_type::counter, "take", pool);
+    auto lease = sink.bind(metric_type::histogram, "lease_seconds", pool);
+    for (int i = 0; i < 5000; ++i) {
+      // Named calls and bound series update the same slots at once.
+      sink.counter("take", pool, {}, 1);
+      take->record(1);
+      sink.histogram("lease_seconds", pool, {}, 0.5);
+      lease->record(0.5); // 0.5 is exact in binary, and so is the sum
+      if (i % 1000 == 0)
+        sink.render();
+    }
+  });
   auto text = sink.render();
-  CHECK(contains(text, "pooler_take_total{pool=\"p0\"} 10000\n"));
-  CHECK(contains(text, "pooler_take_total{pool=\"p1\"} 10000\n"));
-  CHECK(contains(text, "pooler_lease_seconds_count{pool=\"p1\"} 10000\n"));
+  CHECK(contains(text, "pooler_take_total{pool=\"p0\"} 20000\n"));
+  CHECK(contains(text, "pooler_take_total{pool=\"p1\"} 20000\n"));
+  CHECK(contains(text, "pooler_lease_seconds_count{pool=\"p1\"} 20000\n"));
+  CHECK(contains(text, "pooler_lease_seconds_sum{pool=\"p1\"} 10000\n"));
+}
+
+// -- bound series -------------------------------------------------------------
+
+TEST_CASE("a bound prometheus series adds, sets and observes like the calls") {
+  pooler::prometheus_sink sink;
+  auto take = sink.bind(metric_type::counter, "take", "p1");
+  auto free = sink.bind(metric_type::gauge, "free", "p1");
+  auto lease = sink.bind(metric_type::histogram, "lease_seconds", "p1");
+  // Binding alone emits nothing.
+  CHECK(sink.render().empty());
+  take->record(1);
+  sink.counter("take", "p1", {}, 2); // the named call adds to the same series
+  free->record(7);
+  free->record(4);
+  lease->record(0.001);
+  lease->record(60);
+  auto text = sink.render();
+  CHECK(contains(text, "pooler_take_total{pool=\"p1\"} 3\n"));
+  CHECK(contains(text, "pooler_free{pool=\"p1\"} 4\n"));
+  CHECK(contains(text, "pooler_lease_seconds_bucket{pool=\"p1\",le=\"0.001\"} 1\n"));
+  CHECK(contains(text, "pooler_lease_seconds_bucket{pool=\"p1\",le=\"+Inf\"} 2\n"));
+  CHECK(contains(text, "pooler_lease_seconds_count{pool=\"p1\"} 2\n"));
+  CHECK(!contains(text, "p2"));
+}
+
+TEST_CASE("a bound prometheus series of an undeclared metric is ignored") {
+  pooler::prometheus_sink sink;
+  sink.bind(metric_type::counter, "no_such_metric", "p1")->record(1);
+  sink.bind(metric_type::gauge, "take", "p1")->record(1);      // wrong type
+  sink.bind(metric_type::counter, "killed_free", "p1")->record(1); // labeled
+  CHECK(sink.render().empty());
+}
+
+TEST_CASE("a sink without its own bind forwards bound updates by name") {
+  pooler::memory_sink sink;
+  sink.bind(metric_type::counter, "take", "p1")->record(2);
+  sink.bind(metric_type::gauge, "free", "p1")->record(5);
+  sink.bind(metric_type::histogram, "lease_seconds", "p2")->record(0.5);
+  auto evs = sink.events();
+  REQUIRE(evs.size() == 3);
+  CHECK(evs[0].type == metric_type::counter);
+  CHECK(evs[0].name == "take");
+  CHECK(evs[0].pool == "p1");
+  CHECK(evs[0].value == 2);
+  CHECK(evs[0].labels.empty());
+  CHECK(evs[1].type == metric_type::gauge);
+  CHECK(sink.gauge_value("free", "p1") == 5);
+  CHECK(sink.histogram_values("lease_seconds", "p2")
+        == std::vector<double>{0.5});
 }
 
 // -- named sinks --------------------------------------------------------------

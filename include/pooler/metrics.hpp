@@ -3,6 +3,7 @@
 // Metrics and telemetry (SPEC §5): the sink interface, the built-in sinks and
 // the descriptors of every metric a pool emits.
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
@@ -22,6 +23,22 @@ struct metric_label {
 };
 
 using metric_labels = std::initializer_list<metric_label>;
+
+enum class metric_type { counter, gauge, histogram };
+
+std::string to_string(metric_type x);
+
+/// One series without labels (one metric of one pool), resolved once by
+/// `metrics_sink::bind` so that each update skips the name and pool lookup.
+/// Thread-safe like its sink, which must outlive it.
+class metric_series {
+public:
+  virtual ~metric_series();
+
+  /// Adds `value` to a counter, sets a gauge or observes a histogram value,
+  /// as the series' type says.
+  virtual void record(double value) = 0;
+};
 
 /// Where a pool reports. Called from pool actors concurrently: an
 /// implementation must be thread-safe. Pools call it only when one is set, so
@@ -44,11 +61,14 @@ public:
   virtual void histogram(std::string_view name, std::string_view pool,
                          metric_labels labels, double value)
     = 0;
+
+  /// The series of `name` in `pool`, without labels, for repeated updates
+  /// (a pool binds its hot metrics once). The default forwards each update to
+  /// counter(), gauge() or histogram(); a sink overrides it to skip lookups.
+  /// Never returns null.
+  virtual std::unique_ptr<metric_series>
+  bind(metric_type type, std::string_view name, std::string_view pool);
 };
-
-enum class metric_type { counter, gauge, histogram };
-
-std::string to_string(metric_type x);
 
 /// Declares a metric: its labels and every value each label may take.
 struct metric_descriptor {
@@ -149,6 +169,12 @@ public:
   void histogram(std::string_view name, std::string_view pool,
                  metric_labels labels, double value) override;
 
+  /// Resolves the series once: an update is then one atomic operation, with
+  /// no lookup and no lock. An undeclared name or type gives a series that
+  /// ignores its updates.
+  std::unique_ptr<metric_series>
+  bind(metric_type type, std::string_view name, std::string_view pool) override;
+
   /// The current values, with # HELP and # TYPE lines from `metrics()`.
   std::string render() const;
 
@@ -159,9 +185,11 @@ private:
   // Every series of one pool, in a fixed layout computed once from
   // `metrics()`, so that an update is a lookup plus an add: no strings are
   // built on the hot path.
+  // Slots are atomic so that bound series update them without the lock,
+  // which only guards `pools_`; a pool's slots never move once allocated.
   struct pool_values {
-    std::vector<double> values;
-    std::vector<unsigned char> touched; // per series: emitted at least once
+    std::unique_ptr<std::atomic<double>[]> values;
+    std::unique_ptr<std::atomic<bool>[]> touched; // per slot: emitted once
   };
 
   pool_values* values_of(std::string_view pool);
