@@ -5,6 +5,7 @@
 // take or a return touches) bound once, so an update skips the sink's lookups.
 
 #include <array>
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -79,9 +80,13 @@ public:
     published_ = false; // a new sink gets every gauge
     if (!sink_)
       return;
-    for (size_t i = 0; i < unlabeled_metrics; ++i)
-      if (auto d = find_metric(metric_names[i]))
+    for (size_t i = 0; i < unlabeled_metrics; ++i) {
+      // metric_names must match metrics(); sanitizer builds keep asserts.
+      auto d = find_metric(metric_names[i]);
+      assert(d != nullptr && d->labels.empty());
+      if (d != nullptr)
         series_[i] = sink_->bind(d->type, d->name, pool_);
+    }
   }
 
   explicit operator bool() const noexcept { return sink_ != nullptr; }

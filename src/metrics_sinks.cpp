@@ -344,19 +344,19 @@ void apply(metric_type type, std::atomic<double>* slots,
   }
 }
 
-// A metric and its labels resolved to a slot offset, or nullptr.
-const metric_layout* resolve(metric_type type, std::string_view name,
-                             metric_labels labels, size_t& first) {
+// The first slot of a series, or no_series when the name, type or labels are
+// not declared.
+size_t first_slot(metric_type type, std::string_view name,
+                  metric_labels labels) {
   auto& l = layout();
   auto m = l.by_name.find(name);
   if (m == l.by_name.end())
-    return nullptr;
+    return no_series;
   auto& ml = l.metrics[m->second];
   auto series = series_index(ml, labels);
   if (ml.desc->type != type || series == no_series)
-    return nullptr;
-  first = ml.offset + series * ml.width;
-  return &ml;
+    return no_series;
+  return ml.offset + series * ml.width;
 }
 
 class prometheus_series : public metric_series {
@@ -397,8 +397,8 @@ prometheus_sink::values_of(std::string_view pool) {
 void prometheus_sink::update(metric_type type, std::string_view name,
                              std::string_view pool, metric_labels labels,
                              double value) {
-  size_t first = 0;
-  if (resolve(type, name, labels, first) == nullptr)
+  auto first = first_slot(type, name, labels);
+  if (first == no_series)
     return;
   std::lock_guard<std::mutex> guard{mtx_};
   auto pv = values_of(pool);
@@ -408,8 +408,8 @@ void prometheus_sink::update(metric_type type, std::string_view name,
 std::unique_ptr<metric_series>
 prometheus_sink::bind(metric_type type, std::string_view name,
                       std::string_view pool) {
-  size_t first = 0;
-  if (resolve(type, name, {}, first) == nullptr)
+  auto first = first_slot(type, name, {});
+  if (first == no_series)
     return std::make_unique<prometheus_series>(type, nullptr, nullptr);
   std::lock_guard<std::mutex> guard{mtx_};
   auto pv = values_of(pool);

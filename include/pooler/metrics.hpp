@@ -183,10 +183,9 @@ public:
 
 private:
   // Every series of one pool, in a fixed layout computed once from
-  // `metrics()`, so that an update is a lookup plus an add: no strings are
-  // built on the hot path.
-  // Slots are atomic so that bound series update them without the lock,
-  // which only guards `pools_`; a pool's slots never move once allocated.
+  // `metrics()`: no strings are built on the hot path. Slots are atomic, and
+  // never move once allocated, so that bound series update them without the
+  // lock, which only guards `pools_`.
   struct pool_values {
     std::unique_ptr<std::atomic<double>[]> values;
     std::unique_ptr<std::atomic<bool>[]> touched; // per slot: emitted once
