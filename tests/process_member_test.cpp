@@ -6,12 +6,12 @@
 
 #include "pooler/errors.hpp"
 #include "pooler/process_member.hpp"
+#include "waiting.hpp"
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <csignal>
@@ -130,28 +130,19 @@ char proc_state(pid_t pid) {
 
 // Polls until the process is gone (reaped: not even a zombie), up to 20 s.
 bool gone_within_deadline(pid_t pid) {
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (proc_state(pid) != 0) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+  return test::eventually([&] { return proc_state(pid) == 0; }, 20s);
 }
 
 // True once no child of this process is a zombie (checked without reaping:
 // a zombie that an owner thread is about to reap may be seen briefly).
 bool no_zombie_children() {
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  for (;;) {
-    siginfo_t info{};
-    auto res = ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
-    if (res != 0 || info.si_pid == 0)
-      return true;
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(5ms);
-  }
+  return test::eventually(
+    [] {
+      siginfo_t info{};
+      auto res = ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
+      return res != 0 || info.si_pid == 0;
+    },
+    20s);
 }
 
 } // namespace
@@ -338,10 +329,7 @@ TEST_CASE_FIXTURE(fixture, "with exit_on_timeout off, a late reply is "
   CHECK(r.error() == errc::call_timeout);
   CHECK(call(m, "echo", "2") == std::string{"2"});
   // The late reply arrives within 0.5 s and is counted as ignored.
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (stats(m).ignored_lines == 0
-         && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(10ms);
+  test::eventually([&] { return stats(m).ignored_lines != 0; }, 20s);
   CHECK(stats(m).ignored_lines == 1);
   CHECK(call(m, "echo", "3") == std::string{"3"});
   self->send_exit(m, caf::exit_reason::user_shutdown);

@@ -206,14 +206,12 @@ private:
 
   // Waits for the child's end without blocking past `limit`.
   bool reap(std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto res = ::waitpid(pid_, nullptr, WNOHANG);
-      if (res == pid_ || (res < 0 && errno == ECHILD))
-        return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return false;
+    return eventually(
+      [&] {
+        auto res = ::waitpid(pid_, nullptr, WNOHANG);
+        return res == pid_ || (res < 0 && errno == ECHILD);
+      },
+      limit);
   }
 
   pid_t pid_ = 0;
