@@ -336,15 +336,16 @@ void print_summary(pooler::app& app, const pooler::memory_sink& m) {
         total += m.counter_value(name, pool, {{"reason", reason}});
     return total;
   };
-  double started = 0, served = 0, waited = 0, timeouts = 0, failed_starts = 0;
+  double started = 0, served = 0, wait_sum = 0, timeouts = 0,
+         failed_starts = 0;
+  // The sink keeps every count but only the last waits of each pool.
   std::vector<double> waits;
   for (auto& pool : app.pool_names()) {
-    started += m.histogram_values("member_start_seconds", pool).size();
-    for (auto w : m.histogram_values("checkout_wait_seconds", pool)) {
-      waits.push_back(w);
-      served += 1;
-      waited += w > 0 ? 1 : 0;
-    }
+    started += m.histogram_count("member_start_seconds", pool);
+    served += m.histogram_count("checkout_wait_seconds", pool);
+    wait_sum += m.histogram_sum("checkout_wait_seconds", pool);
+    auto recent = m.histogram_values("checkout_wait_seconds", pool);
+    waits.insert(waits.end(), recent.begin(), recent.end());
     timeouts += m.counter_value("take_timeout", pool);
     failed_starts += m.counter_value("start_failed", pool);
   }
@@ -364,10 +365,11 @@ void print_summary(pooler::app& app, const pooler::memory_sink& m) {
   std::printf("  takes served     %6.0f  jobs done %llu, job errors %llu\n",
               served, static_cast<unsigned long long>(counts.jobs.load()),
               static_cast<unsigned long long>(counts.job_errors.load()));
-  std::printf("  waits            %6.0f  queued takes served (p50 %.2f ms, "
-              "p99 %.2f ms), %.0f timed out\n",
-              waited, 1000 * demo::percentile(waits, 0.5),
-              1000 * demo::percentile(waits, 0.99), timeouts);
+  std::printf("  waits            mean %.2f ms; p50 %.2f ms, p99 %.2f ms "
+              "over the last %zu; %.0f timed out\n",
+              served > 0 ? 1000 * wait_sum / served : 0.0,
+              1000 * demo::percentile(waits, 0.5),
+              1000 * demo::percentile(waits, 0.99), waits.size(), timeouts);
   std::printf("  errors           %6.0f  no_members: all_in_use %.0f, "
               "at_capacity %.0f, queue_full %.0f, timeout %.0f\n",
               sum("error_no_members",

@@ -1,4 +1,5 @@
-// The metric descriptors of SPEC §5 and the registry of named sinks.
+// The metric descriptors (pooler's own metrics, then the telemetry this
+// library adds) and the registry of named sinks.
 
 #include "pooler/metrics.hpp"
 

@@ -1,4 +1,4 @@
-// The built-in metrics sinks: in memory, JSON lines, Prometheus text.
+// The built-in metrics sinks that render: JSON lines and Prometheus text.
 
 #include <algorithm>
 #include <atomic>
@@ -15,96 +15,6 @@
 #include "pooler/metrics.hpp"
 
 namespace pooler {
-
-// -- memory_sink --------------------------------------------------------------
-
-namespace {
-
-bool labels_match(const std::map<std::string, std::string>& have,
-                  metric_labels want) {
-  for (auto& l : want) {
-    auto i = have.find(std::string{l.name});
-    if (i == have.end() || i->second != l.value)
-      return false;
-  }
-  return true;
-}
-
-} // namespace
-
-void memory_sink::record(metric_type type, std::string_view name,
-                         std::string_view pool, metric_labels labels,
-                         double value) {
-  event ev{type, std::string{name}, std::string{pool}, {}, value};
-  for (auto& l : labels)
-    ev.labels.emplace(std::string{l.name}, std::string{l.value});
-  std::lock_guard<std::mutex> guard{mtx_};
-  events_.push_back(std::move(ev));
-}
-
-void memory_sink::counter(std::string_view name, std::string_view pool,
-                          metric_labels labels, double delta) {
-  record(metric_type::counter, name, pool, labels, delta);
-}
-
-void memory_sink::gauge(std::string_view name, std::string_view pool,
-                        metric_labels labels, double value) {
-  record(metric_type::gauge, name, pool, labels, value);
-}
-
-void memory_sink::histogram(std::string_view name, std::string_view pool,
-                            metric_labels labels, double value) {
-  record(metric_type::histogram, name, pool, labels, value);
-}
-
-double memory_sink::counter_value(std::string_view name, std::string_view pool,
-                                  metric_labels labels) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  double sum = 0;
-  for (auto& ev : events_)
-    if (ev.type == metric_type::counter && ev.name == name && ev.pool == pool
-        && labels_match(ev.labels, labels))
-      sum += ev.value;
-  return sum;
-}
-
-double memory_sink::gauge_value(std::string_view name,
-                                std::string_view pool) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  for (auto i = events_.rbegin(); i != events_.rend(); ++i)
-    if (i->type == metric_type::gauge && i->name == name && i->pool == pool)
-      return i->value;
-  return -1;
-}
-
-std::vector<double> memory_sink::histogram_values(std::string_view name,
-                                                  std::string_view pool) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  std::vector<double> result;
-  for (auto& ev : events_)
-    if (ev.type == metric_type::histogram && ev.name == name && ev.pool == pool)
-      result.push_back(ev.value);
-  return result;
-}
-
-std::vector<memory_sink::event> memory_sink::events() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return events_;
-}
-
-std::vector<std::string> memory_sink::names() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  std::vector<std::string> result;
-  for (auto& ev : events_)
-    if (std::find(result.begin(), result.end(), ev.name) == result.end())
-      result.push_back(ev.name);
-  return result;
-}
-
-void memory_sink::clear() {
-  std::lock_guard<std::mutex> guard{mtx_};
-  events_.clear();
-}
 
 // -- json_lines_sink ----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-// Metrics (SPEC §5): descriptors, the built-in sinks, the sink registry.
+// Metrics: descriptors, the built-in sinks, the sink registry.
 
 #include <doctest/doctest.h>
 
@@ -69,7 +69,7 @@ void emit_everything(pooler::metrics_sink& sink, std::string_view pool) {
 
 // -- descriptors --------------------------------------------------------------
 
-TEST_CASE("metrics() declares every metric of SPEC §5 with its type") {
+TEST_CASE("metrics() declares every metric a pool emits, with its type") {
   std::map<std::string, metric_type> want = {
     {"take", metric_type::counter},
     {"free", metric_type::gauge},
@@ -194,13 +194,69 @@ TEST_CASE("memory_sink keeps histogram observations, and clears") {
 }
 
 TEST_CASE("memory_sink is thread-safe") {
-  pooler::memory_sink sink;
+  pooler::memory_sink sink{1000};
   on_four_threads([&](int) {
     for (int i = 0; i < 5000; ++i)
       sink.counter("take", "p1", {}, 1);
   });
   CHECK(sink.counter_value("take", "p1") == 20000);
-  CHECK(sink.events().size() == 20000);
+  CHECK(sink.events().size() == 1000);
+}
+
+TEST_CASE("memory_sink keeps the last events only, and aggregates all") {
+  pooler::memory_sink sink{3, 2};
+  for (int i = 1; i <= 10; ++i) {
+    sink.counter("take", "p1", {}, 1);
+    sink.histogram("lease_seconds", "p1", {}, i);
+  }
+  sink.gauge("free", "p1", {}, 7);
+  auto evs = sink.events();
+  REQUIRE(evs.size() == 3);
+  CHECK(evs[0].name == "take");
+  CHECK(evs[1].name == "lease_seconds");
+  CHECK(evs[1].value == 10);
+  CHECK(evs[2].name == "free");
+  CHECK(sink.counter_value("take", "p1") == 10);
+  CHECK(sink.gauge_value("free", "p1") == 7);
+  CHECK(sink.histogram_values("lease_seconds", "p1")
+        == std::vector<double>{9, 10});
+  CHECK(sink.histogram_count("lease_seconds", "p1") == 10);
+  CHECK(sink.histogram_sum("lease_seconds", "p1") == 55);
+  CHECK(sink.histogram_count("lease_seconds", "p2") == 0);
+  CHECK(sink.names()
+        == std::vector<std::string>{"take", "lease_seconds", "free"});
+}
+
+TEST_CASE("memory_sink's memory stays flat under a stream of calls") {
+  // The defect: every call appended an event forever (1.7 MB/s in a soak).
+  pooler::memory_sink sink{100, 10};
+  auto burst = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      sink.counter("take", "p1", {}, 1);
+      sink.counter("killed_free", "p1", {{"reason", "crashed"}}, 1);
+      sink.gauge("free", "p1", {}, i);
+      sink.histogram("lease_seconds", "p1", {}, 0.001);
+    }
+  };
+  burst();
+  auto events = sink.events().size();
+  auto observations = sink.histogram_values("lease_seconds", "p1").size();
+  burst();
+  CHECK(sink.events().size() == events);
+  CHECK(events == 100);
+  CHECK(sink.histogram_values("lease_seconds", "p1").size() == observations);
+  CHECK(observations == 10);
+  CHECK(sink.counter_value("killed_free", "p1", {{"reason", "crashed"}})
+        == 2000);
+  CHECK(sink.histogram_count("lease_seconds", "p1") == 2000);
+}
+
+TEST_CASE("memory_sink: the last gauge set wins, whatever its labels") {
+  pooler::memory_sink sink;
+  sink.gauge("free", "p1", {{"a", "x"}}, 1);
+  sink.gauge("free", "p1", {{"a", "y"}}, 2);
+  sink.gauge("free", "p1", {{"a", "x"}}, 3);
+  CHECK(sink.gauge_value("free", "p1") == 3);
 }
 
 // -- json_lines_sink ----------------------------------------------------------

@@ -1,10 +1,11 @@
 #pragma once
 
-// Metrics and telemetry (SPEC §5): the sink interface, the built-in sinks and
+// Metrics and telemetry: the sink interface, the built-in sinks and
 // the descriptors of every metric a pool emits.
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <initializer_list>
 #include <iosfwd>
 #include <map>
@@ -86,10 +87,13 @@ const metric_descriptor* find_metric(std::string_view name);
 
 // -- built-in sinks ------------------------------------------------------------
 
-/// Keeps everything in memory, for tests and pull-style export.
+/// Aggregates in memory, for tests and pull-style export: counters summed,
+/// gauges' last values, histograms' count and sum, for every call ever made;
+/// besides, the last calls and the last observations of each histogram, in
+/// bounded buffers, so that memory stays flat however long it runs.
 class memory_sink : public metrics_sink {
 public:
-  /// One call received, in order.
+  /// One call received.
   struct event {
     metric_type type;
     std::string name;
@@ -97,6 +101,11 @@ public:
     std::map<std::string, std::string> labels;
     double value;
   };
+
+  /// Keeps the last `max_events` calls and the last `max_observations`
+  /// values of each histogram of each pool.
+  explicit memory_sink(size_t max_events = 4096,
+                       size_t max_observations = 1024);
 
   void counter(std::string_view name, std::string_view pool,
                metric_labels labels, double delta) override;
@@ -112,24 +121,52 @@ public:
   /// Last value of a gauge, or -1 if never set.
   double gauge_value(std::string_view name, std::string_view pool) const;
 
-  /// Observations of a histogram.
+  /// The last observations of a histogram (at most `max_observations`),
+  /// oldest first.
   std::vector<double> histogram_values(std::string_view name,
                                        std::string_view pool) const;
 
-  /// Every call received so far, in order.
+  /// Number of observations of a histogram, all of them.
+  uint64_t histogram_count(std::string_view name, std::string_view pool) const;
+
+  /// Sum of the observations of a histogram, all of them.
+  double histogram_sum(std::string_view name, std::string_view pool) const;
+
+  /// The last calls received (at most `max_events`), oldest first.
   std::vector<event> events() const;
 
-  /// The distinct names emitted so far.
+  /// The distinct names emitted so far, in the order of their first call.
   std::vector<std::string> names() const;
 
+  /// Forgets every value and call.
   void clear();
 
 private:
+  // The values of one metric in one pool; counters and gauges by labels.
+  struct values {
+    metric_type type;
+    std::vector<std::pair<std::map<std::string, std::string>, double>> series;
+    uint64_t count = 0; // histogram
+    double sum = 0;     // histogram
+    std::deque<double> recent; // histogram
+  };
+
   void record(metric_type type, std::string_view name, std::string_view pool,
               metric_labels labels, double value);
+  void aggregate(values& vs, metric_labels labels,
+                 const std::map<std::string, std::string>& label_map,
+                 double value);
+  const values* find(std::string_view name, std::string_view pool) const;
 
+  size_t max_events_;
+  size_t max_observations_;
   mutable std::mutex mtx_;
-  std::vector<event> events_;
+  std::deque<event> events_;
+  std::vector<std::string> names_;
+  // name -> pool -> values
+  std::map<std::string, std::map<std::string, values, std::less<>>,
+           std::less<>>
+    values_;
 };
 
 /// Writes one JSON object per call to a stream, e.g.
