@@ -13,7 +13,7 @@ struct pooler_service_state {
   std::shared_ptr<registry> reg;
 };
 
-/// The actor `app::publish` binds to a port (SPEC §9): answers
+/// The actor `pooler::publish` binds to a port: answers
 /// `(list) -> std::vector<remote_pool>` from the node's registry, so a
 /// connected node finds the current pool actors. It ends with the tree
 /// (`top`) and then unpublishes itself.

@@ -27,6 +27,7 @@
 #include <caf/io/all.hpp>
 
 #include "pooler/pooler.hpp"
+#include "pooler/remote.hpp"
 
 namespace {
 
@@ -78,7 +79,7 @@ int run_pool(caf::actor_system& sys, const config& cfg) {
     std::cerr << sys.render(app.error()) << std::endl;
     return 1;
   }
-  auto port = app->publish(cfg.port, cfg.host);
+  auto port = pooler::publish(*app, cfg.port, cfg.host);
   if (!port) {
     std::cerr << "publish: " << sys.render(port.error()) << std::endl;
     return 1;

@@ -1,6 +1,7 @@
 #pragma once
 
-// Scale-out helpers shared with app.cpp (SPEC §9).
+// What the core library knows of scale-out, shared with app.cpp;
+// implemented in src/remote_common.cpp.
 
 #include <string>
 

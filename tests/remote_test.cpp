@@ -11,6 +11,7 @@
 
 #include <caf/io/all.hpp>
 
+#include "pooler/remote.hpp"
 #include "child_process.hpp"
 #include "pool_fixture.hpp"
 
@@ -67,7 +68,7 @@ struct two_nodes {
   }
 
   void connect() {
-    auto p = a.app.publish(0);
+    auto p = pooler::publish(a.app, 0);
     REQUIRE(p);
     port = *p;
     auto r = pooler::connect(b.sys, "127.0.0.1", port);
@@ -304,7 +305,7 @@ TEST_CASE_FIXTURE(two_nodes, "a group spanning two nodes serves takes from both"
   pb.group = "g";
   REQUIRE(b.app.new_pool(pb));
   start(pa);
-  REQUIRE(b.app.join_remote(*remote));
+  REQUIRE(pooler::join_remote(b.app, *remote));
   auto joined = "pa@127.0.0.1:" + std::to_string(port);
   CHECK(b.app.group_pools("g") == std::vector<std::string>{joined, "pb"});
   std::vector<caf::actor> taken;
@@ -346,7 +347,7 @@ TEST_CASE("publish and connect need the middleman") {
   test::config cfg;
   caf::actor_system sys{cfg};
   auto app = *pooler::app::start(sys, {});
-  CHECK(app.publish(0).error() == caf::sec::feature_disabled);
+  CHECK(pooler::publish(app, 0).error() == caf::sec::feature_disabled);
   CHECK(pooler::connect(sys, "127.0.0.1", 1).error()
         == caf::sec::feature_disabled);
   app.stop();
@@ -359,7 +360,7 @@ TEST_CASE_FIXTURE(two_nodes, "config operations on a remote pool answer not_loca
         == errc::not_local);
   CHECK(remote->new_pool(pool("x", 1, 1)).error() == errc::not_local);
   CHECK(remote->rm_pool("p").error() == errc::not_local);
-  CHECK(remote->publish(0).error() == errc::not_local);
+  CHECK(pooler::publish(*remote, 0).error() == errc::not_local);
   auto err = remote->pool_config_of("p").error();
   CHECK(pooler::error_detail(err).find("cannot cross nodes")
         != std::string::npos);

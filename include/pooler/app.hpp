@@ -210,21 +210,6 @@ public:
   /// Culls a pool now (pooler's `cull_pool` message). Error: `pool_not_found`.
   caf::expected<void> cull_pool(const std::string& pool);
 
-  // -- scale-out (SPEC §9; needs cfg.load<caf::io::middleman>()) ------------------
-
-  /// Makes this node's pools reachable by `pooler::connect` at `host:port`
-  /// (0 = a random port; "" or "0.0.0.0" = every interface) and returns the
-  /// bound port; unpublished when the tree stops. Errors: CAF's
-  /// `cannot_open_port`, `feature_disabled` (no middleman), `not_local`.
-  caf::expected<uint16_t> publish(uint16_t port,
-                                  const std::string& host = "127.0.0.1");
-
-  /// Lets this node's group takes use the pools of a connected `peer`
-  /// (**beyond** pooler): they appear here as `<pool>@<host>:<port>`, in
-  /// their group and by name, and follow the peer's restarts. Errors:
-  /// `invalid_argument` (peer not from `connect`), `not_local`.
-  caf::expected<void> join_remote(const app& peer);
-
   // -- the tree (for applications' own supervisors and for tests) ---------------------
 
   caf::actor_system& system() const;
@@ -281,17 +266,6 @@ private:
 
   std::shared_ptr<detail::app_state> state_;
 };
-
-/// A handle to the pools another node published with `app::publish`: takes
-/// (event-based and blocking), returns, utilization, stats and group takes
-/// work as for local pools; the consumers are monitored across nodes. Pools
-/// created or removed there show up within about a second. new_pool,
-/// rm_pool, pool_reconfigure and pool_config_of answer `not_local`. If the
-/// peer goes away, its pools answer `pool_not_found`. Errors: CAF's
-/// `cannot_connect_to_node`, `feature_disabled` (no middleman), or the
-/// error of the first pool list request.
-caf::expected<app> connect(caf::actor_system& sys, const std::string& host,
-                           uint16_t port);
 
 /// A child spec that starts one pool's subtree (pool_sup → member_sup + pool)
 /// under an application's own supervisor; the pool registers with `a`, so
