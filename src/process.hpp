@@ -1,7 +1,7 @@
 #pragma once
 
 // One OS child process whose stdin and stdout are one end of a socketpair,
-// run by a thread of its own (SPEC §6.4). Plain code: no CAF.
+// run by a thread of its own. Plain code: no CAF.
 //
 // The owner thread forks the child, reads its stdout line by line, flushes
 // writes that did not fit into the socket at once, and at the end terminates
