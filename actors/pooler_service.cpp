@@ -1,4 +1,4 @@
-// The published face of a node's pools (SPEC §9).
+// The published face of a node's pools.
 
 #include "actors/pooler_service.hpp"
 

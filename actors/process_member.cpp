@@ -1,4 +1,4 @@
-// The external-process member (SPEC §6.4). The actor never blocks: the
+// The external-process member. The actor never blocks: the
 // child's stdout is read by the process's owner thread (src/process.hpp),
 // which sends every line here as a message; writes never block either.
 // Requests are matched to reply lines by a monotonically increasing id.

@@ -1,6 +1,6 @@
 #pragma once
 
-// The messages of scale-out (SPEC §9): what a published pooler service
+// The messages of scale-out: what a published pooler service
 // answers about its node's pools, and how a connected handle's mirror is
 // driven. `remote_pool` crosses the wire (registered by `pooler::add_to`);
 // the mirror's own messages stay on one node.

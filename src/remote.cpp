@@ -1,4 +1,4 @@
-// Pools across nodes through CAF's middleman (SPEC §9): publishing a node's
+// Pools across nodes through CAF's middleman: publishing a node's
 // pools, connecting to them, and groups that span nodes.
 
 #include "pooler/remote.hpp"

@@ -1,7 +1,7 @@
-// Chaos under load (SPEC §11): hundreds of event-based consumers take, hold
+// Chaos under load: hundreds of event-based consumers take, hold
 // and return members of several pools while members crash, consumers crash,
 // pool actors and a whole pool subtree are killed and a pool is
-// reconfigured. A sampler checks SPEC §4.1 throughout; at the end every pool
+// reconfigured. A sampler checks the capacity invariant throughout; at the end every pool
 // is back to init_count free members and no member actor is leaked.
 //
 // Seeded: POOLER_CHAOS_SEED=<n> replays the same random choices (the thread
@@ -281,7 +281,7 @@ std::vector<pooler::pool_config> chaos_pools() {
 
 struct sample_counts {
   uint64_t samples = 0;
-  uint64_t over_capacity = 0;       ///< utilization breaks SPEC §4.1
+  uint64_t over_capacity = 0;       ///< utilization breaks the capacity invariant
   uint64_t too_many_live = 0;       ///< member supervisor holds > max_count
   uint64_t stale_consumers = 0;     ///< in use by a consumer dead for long
   uint64_t unavailable = 0;         ///< pool restarting: no answer this time

@@ -1,4 +1,4 @@
-// Observability and safe use (SPEC §5, §7, §8), through the public API: the
+// Observability and safe use, through the public API: the
 // metrics a pool emits for each event, the Prometheus text it feeds, the
 // histograms' durations; with_member and take_lease; pools from config files.
 
@@ -41,7 +41,7 @@ std::set<std::string> names_of(const memory_sink& sink) {
 }
 
 /// Every event names a declared metric of the right type, and every label
-/// (name and value) is declared (SPEC §5).
+/// (name and value) is declared.
 void check_all_declared(const memory_sink& sink) {
   for (auto& e : sink.events()) {
     CAPTURE(e.name);

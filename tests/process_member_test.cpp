@@ -1,4 +1,4 @@
-// External-process members (SPEC §6.4), driven through the public API with
+// External-process members, driven through the public API with
 // examples/python_worker.py. Every wait is on a reply, a down message, or a
 // bounded poll of /proc with a deadline.
 

@@ -1,4 +1,4 @@
-// A Redis connection pool (SPEC §12 example 2): members of
+// A Redis connection pool: members of
 // examples/redis_connection.cpp against a redis-server that the test starts
 // on a free port of 127.0.0.1 and stops again. Every wait is on a reply, a
 // down message or a bounded poll.
@@ -330,7 +330,7 @@ TEST_CASE_FIXTURE(redis_fixture, "a connection killed by CLIENT KILL is "
   app.return_member("redis", *m, member_status::fail);
   CHECK(wait_down(*m) == redis_errc::connection_lost);
   // Our down message may come before the pool's; until the pool has seen its
-  // own, it may still hand the dead member out (SPEC §11 allows that much).
+  // own, it may still hand the dead member out (the reliability rules allow that much).
   REQUIRE(eventually(
     [&] {
       auto stats = app.pool_stats("redis");
@@ -360,7 +360,7 @@ TEST_CASE_FIXTURE(redis_fixture, "a member that cannot connect exits with "
         != std::string::npos);
   auto cfg = redis_pool("nowhere", 1, 1);
   cfg.start = redis_example::redis_connection_factory(ep);
-  REQUIRE(app.new_pool(cfg)); // failed starts are dropped (SPEC §4.6)
+  REQUIRE(app.new_pool(cfg)); // failed starts are dropped
   auto u = app.pool_utilization("nowhere");
   REQUIRE(u);
   CHECK(u->free_count == 0);
