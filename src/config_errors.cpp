@@ -1,10 +1,12 @@
 // How config errors read: the `invalid_config` layout, element names, and
 // values quoted or summarised so that hostile input stays readable.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "pooler/errors.hpp"
 #include "src/config_keys.hpp"
@@ -65,4 +67,22 @@ std::string describe_value(const caf::config_value& value) {
   }
   return caf::to_string(value);
 }
+size_t edit_distance(std::string_view a, std::string_view b) {
+  // One row of the Levenshtein table at a time.
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({above + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
 } // namespace pooler::detail

@@ -1,27 +1,94 @@
 // The public readers of pools from CAF's INI dialect: from an actor system's
-// config, from parsed settings, and from text. The pool keys themselves are
-// read in config_pool_keys.cpp.
+// config, from parsed settings, and from text; and the rules of the [pooler]
+// section around the pools. The pool keys themselves are read in
+// config_pool_keys.cpp, files in config_load.cpp.
 
 #include "pooler/config_file.hpp"
 
-#include <sstream>
+#include <cctype>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <caf/actor_system_config.hpp>
-#include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
 #include "pooler/errors.hpp"
+#include "src/config_ini.hpp"
 #include "src/config_keys.hpp"
 
 namespace pooler {
+
+namespace {
+
+// Every key of the [pooler] section. A key not listed here is a typo (`pool`
+// for `pools`) that would otherwise be ignored without a word.
+constexpr std::string_view section_keys[] = {"pools"};
+
+std::string lower(std::string_view text) {
+  std::string out{text};
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+caf::error unknown_section_key(const std::string& key) {
+  std::string known;
+  std::string_view close;
+  for (auto k : section_keys) {
+    known += (known.empty() ? "\"" : ", \"") + std::string{k} + "\"";
+    if (close.empty() && detail::edit_distance(key, k) <= 2)
+      close = k;
+  }
+  auto path = "pooler." + key;
+  auto hint = close.empty() ? "[pooler] takes only " + known
+                            : "did you mean " + detail::quote(close) + "?";
+  return detail::config_error(path, path + ": unknown key (" + hint + ")");
+}
+
+// With no [pooler] section, a section named almost so that holds pools is a
+// misspelling ([poolr], [Pooler]) whose pools would silently not start.
+caf::error misspelled_section(const caf::settings& settings) {
+  for (auto& [name, value] : settings) {
+    auto dict = caf::get_if<caf::settings>(&value);
+    if (dict == nullptr || dict->find("pools") == dict->end()
+        || detail::edit_distance(lower(name), "pooler") > 2)
+      continue;
+    return detail::config_error(name, name
+                                        + ": unknown section [" + name
+                                        + "] holds pools, and there is no "
+                                          "[pooler] section (did you mean "
+                                          "[pooler]?)");
+  }
+  return {};
+}
+
+caf::error section_problem(const caf::settings& settings) {
+  auto section = settings.find("pooler");
+  if (section == settings.end())
+    return misspelled_section(settings);
+  auto dict = caf::get_if<caf::settings>(&section->second);
+  if (dict == nullptr)
+    return {};
+  for (auto& entry : *dict) {
+    auto& key = entry.first;
+    bool known = false;
+    for (auto k : section_keys)
+      known = known || key == k;
+    if (!known)
+      return unknown_section_key(key);
+  }
+  return {};
+}
+
+} // namespace
 
 // -- public API ---------------------------------------------------------------
 
 caf::expected<std::vector<pool_config>>
 pools_from_settings(const caf::settings& settings) {
+  if (auto err = section_problem(settings))
+    return err;
   auto value = caf::get_if(&settings, "pooler.pools");
   if (value == nullptr)
     return std::vector<pool_config>{};
@@ -59,59 +126,10 @@ pool_from_config_value(const caf::config_value& value, size_t index) {
                                       detail::config_dialect::ini);
 }
 
-namespace {
-
-// Line `n` (1-based) of `text`, or "" if there is none.
-std::string_view line_of(std::string_view text, int64_t n) {
-  for (; n > 1; --n) {
-    auto eol = text.find('\n');
-    if (eol == std::string_view::npos)
-      return {};
-    text.remove_prefix(eol + 1);
-  }
-  return n == 1 ? text.substr(0, text.find('\n')) : std::string_view{};
-}
-
-bool starts_with_hash(std::string_view line) {
-  auto first = line.find_first_not_of(" \t");
-  return first != std::string_view::npos && line[first] == '#';
-}
-
-// CAF's parser error: code = caf::pec, context = ({line, column}).
-std::string describe_parse_error(const caf::error& err, std::string_view text) {
-  std::string out = "parse error";
-  auto& ctx = err.context();
-  int64_t line = 0;
-  if (ctx.size() == 1 && ctx.match_element<caf::settings>(0)) {
-    auto& pos = ctx.get_as<caf::settings>(0);
-    line = caf::get_or(pos, "line", int64_t{0});
-    out += " at line " + std::to_string(line) + ", column "
-           + std::to_string(caf::get_or(pos, "column", int64_t{0}));
-  }
-  if (err.category() != caf::atom("parser"))
-    return out + ": " + caf::actor_system_config::render(err);
-  auto code = static_cast<caf::pec>(err.code());
-  out += ": " + caf::to_string(code);
-  if (code == caf::pec::fractional_timespan)
-    out += " (durations take integers only, e.g. 1500ms)";
-  // '#' is the comment sign users try first; CAF reports a bare
-  // trailing_character for it.
-  if (starts_with_hash(line_of(text, line)))
-    out += " (comments start with ';', not '#')";
-  return out;
-}
-
-} // namespace
-
 caf::expected<std::vector<pool_config>> pools_from_ini(std::string_view text) {
-  auto problem = detail::check_structure(text, detail::config_dialect::ini);
-  if (!problem.empty())
-    return detail::config_error("ini", "parse error: " + problem);
-  std::istringstream in{std::string{text}};
-  auto settings = caf::actor_system_config::parse_config(in);
+  auto settings = detail::parse_ini(text, "");
   if (!settings)
-    return detail::config_error("ini",
-                                describe_parse_error(settings.error(), text));
+    return std::move(settings.error());
   return pools_from_settings(*settings);
 }
 

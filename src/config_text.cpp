@@ -9,17 +9,12 @@
 
 namespace pooler::detail {
 
-namespace {
-
-struct text_pos {
-  size_t line = 1;
-  size_t column = 1;
-};
-
 std::string at(text_pos p) {
   return "line " + std::to_string(p.line) + ", column "
          + std::to_string(p.column);
 }
+
+namespace {
 
 // A small state machine that knows just enough of both syntaxes to find
 // brackets: strings, INI atoms ('x'), INI comments (;) and INI URIs (<...>).
@@ -27,18 +22,17 @@ class structure_scanner {
 public:
   explicit structure_scanner(config_dialect dialect) : dialect_(dialect) {}
 
-  std::string run(std::string_view text) {
+  text_problem run(std::string_view text) {
     for (char c : text) {
-      if (auto problem = step(c); !problem.empty())
-        return problem;
+      if (auto what = step(c); !what.empty())
+        return {pos_, std::move(what)};
       advance(c);
     }
     if (state_ == state::quoted)
-      return "end of input: string opened at " + at(quote_start_)
-             + " is never closed";
+      return {quote_start_, "string is never closed (end of input)"};
     if (!open_.empty())
-      return "end of input: '" + std::string(1, open_.back().first)
-             + "' opened at " + at(open_.back().second) + " is never closed";
+      return {open_.back().second, "'" + std::string(1, open_.back().first)
+                                     + "' is never closed (end of input)"};
     return {};
   }
 
@@ -47,7 +41,7 @@ private:
 
   std::string step(char c) {
     if (c == '\0')
-      return at(pos_) + ": NUL character";
+      return "NUL character";
     if (c == '\n') {
       // CAF strings cannot span lines; the real parser reports it.
       state_ = state::normal;
@@ -84,7 +78,7 @@ private:
       state_ = state::uri;
     } else if (c == '[' || c == '{') {
       if (open_.size() == max_nesting)
-        return at(pos_) + ": nesting deeper than " + std::to_string(max_nesting)
+        return "nesting deeper than " + std::to_string(max_nesting)
                + " levels";
       open_.emplace_back(c, pos_);
     } else if (c == ']' || c == '}') {
@@ -96,9 +90,9 @@ private:
   std::string close(char c) {
     char want = c == ']' ? '[' : '{';
     if (open_.empty())
-      return at(pos_) + ": unexpected '" + std::string(1, c) + "'";
+      return "unexpected '" + std::string(1, c) + "'";
     if (open_.back().first != want)
-      return at(pos_) + ": '" + std::string(1, c) + "' does not close '"
+      return "'" + std::string(1, c) + "' does not close '"
              + std::string(1, open_.back().first) + "' opened at "
              + at(open_.back().second);
     open_.pop_back();
@@ -125,7 +119,14 @@ private:
 
 } // namespace
 
-std::string check_structure(std::string_view text, config_dialect dialect) {
+text_problem find_structure_problem(std::string_view text,
+                                    config_dialect dialect) {
   return structure_scanner{dialect}.run(text);
 }
+
+std::string check_structure(std::string_view text, config_dialect dialect) {
+  auto problem = find_structure_problem(text, dialect);
+  return problem ? at(problem.pos) + ": " + problem.what : std::string{};
+}
+
 } // namespace pooler::detail
