@@ -102,11 +102,11 @@ private:
   std::vector<char*> argv_;
 };
 
-const char* two_pools = "[pooler]\n"
-                        "pools=[\n"
-                        "  {name=\"a\", init-count=1, max-count=2, start=\"w\"},\n"
-                        "  {name=\"b\", init-count=\"x\", max-count=2, "
-                        "start=\"w\"}]\n";
+const char* two_pools
+  = "[pooler]\n"
+    "pools=[\n"
+    "  {name=\"a\", init-count=1, max-count=2, start=\"w\"},\n"
+    "  {name=\"b\", init-count=\"x\", max-count=2, start=\"w\"}]\n";
 
 } // namespace
 
