@@ -141,7 +141,7 @@ struct key_entry {
   bool required;
 };
 
-// Every key of SPEC §3, spelled as in config files (C++ field names with
+// Every pool key (docs/configuration.md), spelled as in config files (C++ field names with
 // dashes). The one table for both the INI and the JSON reader.
 const key_entry pool_keys[] = {
   {"name", read_string<&pool_config::name, false>, true},

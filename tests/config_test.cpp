@@ -1,4 +1,4 @@
-// Pool configuration (SPEC §3, §7): durations, factories, validation, the
+// Pool configuration: durations, factories, validation, the
 // INI and JSON readers, and the sample files in config/.
 
 #include <doctest/doctest.h>

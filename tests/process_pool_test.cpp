@@ -1,6 +1,7 @@
-// Pools of external processes (SPEC §6.4, §6.5, §6.3, §12 example 3): pools
-// of examples/python_worker.py driven through the public API. Every wait is
-// on a reply, a down message, or a bounded poll (of the pool or of /proc).
+// Pools of external processes (statistics, affinity, the Python example):
+// pools of examples/python_worker.py driven through the public API. Every
+// wait is on a reply, a down message, or a bounded poll (of the pool or of
+// /proc).
 
 #include "pool_fixture.hpp"
 
@@ -142,7 +143,8 @@ struct process_fixture : fixture {
 
   // True once the pool no longer lists `m`. Our own down message for a
   // member may arrive before the pool's: until the pool has processed its
-  // own, it may still hand the dead member out (SPEC §11 allows that much).
+  // own, it may still hand the dead member out (docs/reliability.md allows
+  // that much).
   bool pool_forgets(const std::string& pool, const caf::actor& m) {
     return eventually([&] {
       auto stats = app.pool_stats(pool);

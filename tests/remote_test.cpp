@@ -1,4 +1,4 @@
-// Scale-out (SPEC §9): pools published on one node, taken and returned from
+// Scale-out (docs/scale-out.md): pools published on one node, taken and returned from
 // another through CAF's middleman, over 127.0.0.1 only. Two actor systems in
 // this process play the nodes; one test runs the consumer node as a second
 // process (this binary, re-run with --child=remote-consumer) and kills it.
@@ -210,7 +210,7 @@ TEST_CASE_FIXTURE(two_nodes, "a remote take waits in the queue and times out lik
   remote->return_member("p", *m);
 }
 
-// -- consumers across the node boundary (SPEC §4.5) -------------------------------------
+// -- consumers across the node boundary ---------------------------------------------
 
 TEST_CASE_FIXTURE(two_nodes, "a remote consumer that exits normally gives its members back") {
   start(pool("p", 1, 1));
