@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -336,4 +338,37 @@ TEST_CASE("pools_from_config (app::start) rejects unknown [pooler] keys") {
   REQUIRE(!cfg.parse(caf::actor_system_config::string_list{}, ini));
   CHECK(invalid(pooler::pools_from_config(cfg))
         == "pooler.pool: unknown key (did you mean \"pools\"?)");
+}
+
+TEST_CASE("every error of a mutated config file starts with the file") {
+  // Random edits of the sample: whatever goes wrong, the error is
+  // invalid_config, names the file first, and nothing throws.
+  std::ifstream in{std::string{POOLER_SOURCE_DIR}
+                   + "/config/pooler-sample.conf"};
+  REQUIRE(in.good());
+  std::string sample{std::istreambuf_iterator<char>{in}, {}};
+  std::mt19937 rng{7};
+  const std::string alphabet = "[]{}\"';=,-_.0123456789abcxyz \n\\#<>";
+  temp_config file{""};
+  size_t failed = 0;
+  for (int i = 0; i < 300; ++i) {
+    auto text = sample;
+    for (auto edits = 1 + rng() % 4; edits > 0 && !text.empty(); --edits) {
+      auto pos = rng() % text.size();
+      if (rng() % 2 == 0)
+        text[pos] = alphabet[rng() % alphabet.size()];
+      else
+        text.erase(pos, 1 + rng() % 8);
+    }
+    std::ofstream{file.path(), std::ios::trunc} << text;
+    caf::expected<std::vector<pooler::pool_config>> res{caf::none};
+    CHECK_NOTHROW(res = pooler::pools_from_config_file(file.path()));
+    if (res)
+      continue;
+    ++failed;
+    auto detail = invalid(res);
+    CAPTURE(text);
+    CHECK(detail.rfind(file.path() + ":", 0) == 0);
+  }
+  MESSAGE("mutations rejected: " << failed);
 }
