@@ -1,4 +1,4 @@
-// pool_bench: the performance scenarios of SPEC §10.
+// pool_bench: the performance scenarios of docs/benchmarks.md.
 //
 // Throughput scenarios (pairs/s = successful take+return pairs per second,
 // latency = take, request to member in hand, 1 in 8 timed, p50/p99):

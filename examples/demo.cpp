@@ -1,4 +1,4 @@
-// The pooler demo (SPEC §12): reads config/caf-application.conf, starts its
+// The pooler demo: reads config/caf-application.conf, starts its
 // pools, runs consumer actors that take, use and return members while some
 // consumers and members crash on purpose, shows a live table of every pool,
 // then a summary, and checks that nothing leaked.
@@ -189,7 +189,7 @@ caf::behavior consumer(consumer_actor* self, pooler::app app, std::string pool,
   self->state.pool = std::move(pool);
   self->state.opts = std::move(opts);
   // Stopped by its supervisor at the end: exit normally, so that the pool
-  // takes back what it holds as returned ok (SPEC §4.5).
+  // takes back what it holds as returned ok.
   self->set_exit_handler([self](caf::exit_msg&) { self->quit(); });
   self->send(self, next_atom::value);
   return {

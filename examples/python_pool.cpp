@@ -1,5 +1,5 @@
-// Example (SPEC §12 example 3): a pool of Python worker processes
-// (examples/python_worker.py, SPEC §6.4) with session affinity (SPEC §6.5).
+// Example: a pool of Python worker processes (examples/python_worker.py)
+// with session affinity (docs/pools.md).
 //
 // Three sessions send requests in turn through `execute_in_session`; each
 // request is served by the worker bound to its session, whose per-process
@@ -10,8 +10,8 @@
 //
 // The pool has one worker more than there are sessions and hands out the
 // worker idle the longest (fifo): a session that lost its worker then gets
-// the spare one, not the idle worker of another session (SPEC §6.5 binds a
-// session to *any* free member when its own is not free).
+// the spare one, not the idle worker of another session (a session is
+// bound to *any* free member when its own is not free).
 //
 //   python_pool [--rounds=4] [--python=python3]
 //               [--script=examples/python_worker.py]

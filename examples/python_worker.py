@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A pooler external-process worker (SPEC section 6.4).
+"""A pooler external-process worker (see docs/pools.md).
 
 Reads one JSON request per line from stdin:
     {"id": N, "command": "...", "args": ...}

@@ -1,6 +1,6 @@
 #pragma once
 
-// A Redis connection as a pool member (SPEC §12 example 2): an actor that
+// A Redis connection as a pool member (the Redis example): an actor that
 // owns one hiredis `redisContext` to a redis-server.
 //
 // Message protocol:

@@ -1,4 +1,4 @@
-// Example (SPEC §12 example 2): a pool of Redis connections. Members are
+// Example: a pool of Redis connections. Members are
 // actors owning one hiredis connection each (redis_connection.hpp); the
 // program SETs and GETs keys through the pool, from a blocking caller and
 // from event-based consumers, then kills one connection with CLIENT KILL to

@@ -1,4 +1,4 @@
-// A supervision tree built with pooler's supervisors (SPEC §2).
+// A supervision tree built with pooler's supervisors (docs/supervision.md).
 //
 //   root                 one_for_one
 //   ├── chain            rest_for_one:  db, cache, api

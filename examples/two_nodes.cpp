@@ -1,4 +1,4 @@
-// Example 4 (SPEC §9, §12): pools published on one node, consumers on another.
+// Example (docs/scale-out.md): pools published on one node, consumers on another.
 //
 //   two_nodes --role=pool --port=4242 [--host=0.0.0.0] [--seconds=600]
 //   two_nodes --role=consumer --host=<pool node> --port=4242 [--consumers=100]
@@ -168,7 +168,7 @@ int run_consumer(caf::actor_system& sys, const config& cfg) {
   std::cout << std::endl;
   load(sys, *app, cfg.consumers, std::chrono::seconds(cfg.seconds > 0 ? cfg.seconds : 3));
   // A consumer that crashes while holding a member: the pool node destroys
-  // that member and starts a replacement (SPEC §4.5 across nodes).
+  // that member and starts a replacement, across nodes as within one.
   caf::scoped_actor self{sys};
   auto crasher = sys.spawn([app = *app, tester = caf::actor{self}](
                              caf::event_based_actor* c) mutable {

@@ -1,4 +1,4 @@
-// libFuzzer target for pooler's config readers (SPEC §3, §7): any text given
+// libFuzzer target for pooler's config readers: any text given
 // to pools_from_ini and pools_from_json must come back as pools that pass
 // validate(), or as an invalid_config error; never a crash, a hang, an
 // exception or a sanitizer report. Built by scripts/fuzz (clang only).

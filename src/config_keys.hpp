@@ -29,10 +29,33 @@ enum class config_dialect { ini, json };
 /// more than a handful.
 constexpr size_t max_nesting = 32;
 
+/// A position in config text; both counts start at 1, as in CAF's errors.
+struct text_pos {
+  size_t line = 1;
+  size_t column = 1;
+};
+
+/// `line 2, column 8`.
+std::string at(text_pos p);
+
+/// What is wrong with config text and where; empty `what` means nothing.
+struct text_problem {
+  text_pos pos;
+  std::string what;
+
+  explicit operator bool() const {
+    return !what.empty();
+  }
+};
+
 /// Cheap structural pre-check of config text before a real parser sees it:
 /// rejects nesting deeper than `max_nesting`, NUL bytes, and unclosed
 /// brackets or strings (CAF 0.17.6 silently accepts truncated input and
-/// returns an empty config). Returns the problem with its position, or "".
+/// returns an empty config). An unclosed bracket is reported where it opens.
+text_problem find_structure_problem(std::string_view text,
+                                    config_dialect dialect);
+
+/// The same problem as text, `line 2, column 8: ...`, or "".
 std::string check_structure(std::string_view text, config_dialect dialect);
 
 /// Parses "30s"-style text. Returns the problem, or "" and sets `out`.
@@ -75,6 +98,10 @@ std::string element_name(size_t index);
 /// know (`start: unknown actor type ...`), or "".
 std::string actor_type_problem(const pool_config& cfg,
                                const caf::actor_system_config& sys_cfg);
+
+/// The number of single-character edits that turn `a` into `b`; typos of a
+/// name are 1 or 2 away.
+size_t edit_distance(std::string_view a, std::string_view b);
 
 /// `invalid_config` with the pooler error layout.
 caf::error config_error(std::string subject, std::string detail);

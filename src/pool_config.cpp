@@ -1,4 +1,4 @@
-// Member factories, hooks and the validation rules of SPEC §3.
+// Member factories, hooks and the validation rules of a pool config.
 
 #include "pooler/pool_config.hpp"
 

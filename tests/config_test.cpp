@@ -1,4 +1,4 @@
-// Pool configuration (SPEC §3, §7): durations, factories, validation, the
+// Pool configuration: durations, factories, validation, the
 // INI and JSON readers, and the sample files in config/.
 
 #include <doctest/doctest.h>
@@ -482,7 +482,7 @@ TEST_CASE("the JSON sample holds the same pools as the INI sample") {
 }
 
 TEST_CASE("no pooler.pools key means no pools") {
-  for (auto text : {"", "[pooler]\n", "[pooler]\nother=1\n", "[caf]\nx=1\n"}) {
+  for (auto text : {"", "[pooler]\n", "[caf]\nx=1\n", "[pool]\nx=1\n"}) {
     auto pools = pooler::pools_from_ini(text);
     REQUIRE(pools);
     CHECK(pools->empty());
@@ -788,10 +788,11 @@ TEST_CASE("INI parse errors carry the position") {
 TEST_CASE("truncated INI text is rejected") {
   // CAF 0.17.6 itself accepts these and returns an empty config.
   CHECK(invalid(pooler::pools_from_ini("[pooler]\npools=[{name=\"a\""))
-        == "parse error: end of input: '{' opened at line 2, column 8 is "
-           "never closed");
-  CHECK(contains(invalid(pooler::pools_from_ini("[pooler]\npools=[{name=\"a")),
-                 "string opened at line 2, column 14 is never closed"));
+        == "parse error at line 2, column 8 in pooler.pools[0]: '{' is never "
+           "closed (end of input)");
+  CHECK(invalid(pooler::pools_from_ini("[pooler]\npools=[{name=\"a"))
+        == "parse error at line 2, column 14 in pooler.pools[0].name: string "
+           "is never closed (end of input)");
   CHECK(contains(invalid(pooler::pools_from_ini("[pooler")), "never closed"));
   CHECK(contains(invalid(pooler::pools_from_ini("[pooler]\nx=[1}\n")),
                  "'}' does not close '['"));

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include "pooler/pooler.hpp"
+#include "down_waiter.hpp"
 #include "waiting.hpp"
 
 namespace test {
@@ -88,6 +89,7 @@ struct fixture {
   caf::actor_system sys{cfg};
   pooler::app app = *pooler::app::start(sys, {});
   caf::scoped_actor self{sys};
+  down_waiter downs{self};
 
   ~fixture() {
     app.stop();
@@ -97,7 +99,7 @@ struct fixture {
   pooler::utilization usage(const std::string& name) {
     auto u = app.pool_utilization(name);
     REQUIRE(u);
-    // SPEC §4.1, checked wherever a test looks at a pool.
+    // The capacity rule, checked wherever a test looks at a pool.
     CHECK(u->within_capacity());
     return *u;
   }
@@ -115,13 +117,12 @@ struct fixture {
     return counts->active;
   }
 
-  /// Waits for an actor's down message; returns its exit reason.
+  /// Waits for `x`'s down message (and only its own); returns its exit
+  /// reason. Fails the test if none arrives within 5 s.
   caf::error wait_down(const caf::actor& x) {
-    caf::error reason = caf::sec::request_timeout;
-    self->monitor(x);
-    self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                  caf::after(5s) >> [] { FAIL("no down message within 5 s"); });
-    return reason;
+    auto reason = downs.wait_down(x, 5s);
+    REQUIRE_MESSAGE(reason, "no down message within 5 s");
+    return *reason;
   }
 };
 

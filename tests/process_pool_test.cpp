@@ -1,6 +1,7 @@
-// Pools of external processes (SPEC §6.4, §6.5, §6.3, §12 example 3): pools
-// of examples/python_worker.py driven through the public API. Every wait is
-// on a reply, a down message, or a bounded poll (of the pool or of /proc).
+// Pools of external processes (statistics, affinity, the Python example):
+// pools of examples/python_worker.py driven through the public API. Every
+// wait is on a reply, a down message, or a bounded poll (of the pool or of
+// /proc).
 
 #include "pool_fixture.hpp"
 
@@ -142,7 +143,8 @@ struct process_fixture : fixture {
 
   // True once the pool no longer lists `m`. Our own down message for a
   // member may arrive before the pool's: until the pool has processed its
-  // own, it may still hand the dead member out (SPEC §11 allows that much).
+  // own, it may still hand the dead member out (docs/reliability.md allows
+  // that much).
   bool pool_forgets(const std::string& pool, const caf::actor& m) {
     return eventually([&] {
       auto stats = app.pool_stats(pool);
@@ -350,10 +352,7 @@ TEST_CASE_FIXTURE(process_fixture, "a health check replaces a worker that "
   auto pid = pid_of(*m);
   app.return_member("py", *m);
   REQUIRE(::kill(pid, SIGSTOP) == 0);
-  self->monitor(*m);
-  bool down = false;
-  self->receive([&](caf::down_msg&) { down = true; },
-                caf::after(20s) >> [] {});
+  bool down = downs.wait_down(*m, 20s).has_value();
   // Cleanup first, so that a failed check leaves no stopped process behind.
   if (!gone(pid)) {
     ::kill(pid, SIGCONT);
@@ -368,44 +367,51 @@ TEST_CASE_FIXTURE(process_fixture, "a health check replaces a worker that "
 
 // -- a program that exits with busy pools ------------------------------------------
 
-/// Run as a child process by the two tests below (POOLER_EXIT_CHILD set):
-/// starts a pool of three python workers, takes all three, puts one to work
-/// on a 30 s request, prints the workers' pids and HOLDING, then leaves
-/// without app::stop. Mode "return": returns, so the held members, the app
-/// handle and the actor system go out of scope with everything busy. Mode
-/// "wait": waits to be killed.
-TEST_CASE("exit child: busy pools at exit") {
-  auto mode = std::getenv("POOLER_EXIT_CHILD");
-  if (mode == nullptr)
-    return; // only a step of the tests below
+namespace {
+
+/// A child process's role for the two tests below (`--child=busy-exit
+/// <mode>`): starts a pool of three python workers, takes all three, puts
+/// one to work on a 30 s request, prints the workers' pids and HOLDING, then
+/// leaves without app::stop. Mode "return": returns, so the held members, the
+/// app handle and the actor system go out of scope with everything busy.
+/// Mode "wait": waits to be killed.
+int busy_exit(const std::string& mode) {
   config cfg;
   caf::actor_system sys{cfg};
   auto app = pooler::app::start(sys, {});
-  REQUIRE(app);
-  REQUIRE(app->new_pool(python_pool("x", 3, 3)));
+  child_check(static_cast<bool>(app), "app::start");
+  auto pool = app->new_pool(python_pool("x", 3, 3));
+  child_check(static_cast<bool>(pool), "new_pool");
   caf::scoped_actor self{sys};
   std::vector<caf::actor> held;
   std::string pids;
   for (int i = 0; i < 3; ++i) {
     auto m = app->take_member(self, "x", 20s);
-    REQUIRE(m);
+    child_check(static_cast<bool>(m), "take_member");
     held.push_back(*m);
+    bool answered = false;
     self->request(*m, 20s, process_call_atom::value, std::string{"pid"},
                   std::string{"null"})
-      .receive([&](std::string& pid) { pids += " " + pid; },
-               [&](caf::error& err) { FAIL(sys.render(err)); });
+      .receive(
+        [&](std::string& pid) {
+          pids += " " + pid;
+          answered = true;
+        },
+        [&](caf::error&) {});
+    child_check(answered, "pid request");
   }
   // A request still running when the program ends.
   self->send(held[0], process_call_atom::value, std::string{"sleep"},
              std::string{"30"});
   std::cout << "PIDS" << pids << "\nHOLDING" << std::endl;
-  if (std::string{mode} == "wait") {
+  if (mode == "wait") {
     std::this_thread::sleep_for(60s); // bounded, in case nobody kills it
     std::_Exit(1);
   }
+  return 0;
 }
 
-namespace {
+TEST_CHILD_ROLE("busy-exit", busy_exit);
 
 std::vector<pid_t> pids_in(const std::string& text) {
   std::vector<pid_t> pids;
@@ -444,8 +450,7 @@ void check_all_dead(const std::vector<pid_t>& pids) {
 
 TEST_CASE("a program that ends with busy pools exits in bounded time and "
           "leaves no worker process") {
-  child_process child{"exit child: *",
-                      {"POOLER_EXIT_CHILD=return", "POOLER_QUIET=1"}};
+  child_process child{"busy-exit", "return", {"POOLER_QUIET=1"}};
   auto pids = busy_workers(child);
   auto t0 = clock::now();
   auto status = child.wait_exit(30s);
@@ -457,8 +462,7 @@ TEST_CASE("a program that ends with busy pools exits in bounded time and "
 }
 
 TEST_CASE("a program killed with busy pools leaves no worker process") {
-  child_process child{"exit child: *",
-                      {"POOLER_EXIT_CHILD=wait", "POOLER_QUIET=1"}};
+  child_process child{"busy-exit", "wait", {"POOLER_QUIET=1"}};
   auto pids = busy_workers(child);
   child.signal(SIGKILL);
   REQUIRE(child.wait_exit(10s));

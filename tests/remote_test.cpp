@@ -1,7 +1,7 @@
-// Scale-out (SPEC §9): pools published on one node, taken and returned from
+// Scale-out (docs/scale-out.md): pools published on one node, taken and returned from
 // another through CAF's middleman, over 127.0.0.1 only. Two actor systems in
 // this process play the nodes; one test runs the consumer node as a second
-// process (this binary, re-run with POOLER_REMOTE_CHILD set) and kills it.
+// process (this binary, re-run with --child=remote-consumer) and kills it.
 
 #include <signal.h>
 #include <unistd.h>
@@ -32,6 +32,7 @@ struct node {
   caf::actor_system sys{cfg};
   pooler::app app = *pooler::app::start(sys, {});
   caf::scoped_actor self{sys};
+  down_waiter downs{self};
 
   ~node() {
     app.stop();
@@ -44,13 +45,12 @@ struct node {
     return *u;
   }
 
-  /// The exit reason of `x`, or `request_timeout` if it lives on after 5 s.
+  /// The exit reason of `x` (only its own down message counts); fails the
+  /// test if `x` lives on after 5 s.
   caf::error wait_down(const caf::actor& x) {
-    caf::error reason = caf::sec::request_timeout;
-    self->monitor(x);
-    self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                  caf::after(5s) >> [] { FAIL("no down message within 5 s"); });
-    return reason;
+    auto reason = downs.wait_down(x, 5s);
+    REQUIRE_MESSAGE(reason, "no down message within 5 s");
+    return *reason;
   }
 };
 
@@ -130,31 +130,31 @@ caf::actor receive_member(caf::scoped_actor& self) {
 /// This test program, run as the consumer node: connects to `port`, takes two
 /// members of "p", prints HOLDING and holds them until it is killed.
 child_process consumer_process(uint16_t port) {
-  return child_process{"remote child: *",
-                       {"POOLER_REMOTE_CHILD=" + std::to_string(port),
-                        "POOLER_QUIET=1"}};
+  return child_process{"remote-consumer", std::to_string(port),
+                       {"POOLER_QUIET=1"}};
 }
 
-} // namespace
-
-TEST_CASE("remote child: consumer process") {
-  // Only a step of the kill test below: does nothing in a normal run.
-  auto env = std::getenv("POOLER_REMOTE_CHILD");
-  if (env == nullptr)
-    return;
+/// The role of consumer_process; the argument is the port.
+int remote_consumer(const std::string& port) {
   net_config cfg;
   caf::actor_system sys{cfg};
   auto remote = pooler::connect(sys, "127.0.0.1",
-                                static_cast<uint16_t>(std::atoi(env)));
-  REQUIRE(remote);
+                                static_cast<uint16_t>(std::atoi(port.c_str())));
+  child_check(static_cast<bool>(remote), "connect");
   caf::scoped_actor self{sys};
-  REQUIRE(remote->take_member(self, "p", 1s));
-  REQUIRE(remote->take_member(self, "p", 1s));
+  auto first = remote->take_member(self, "p", 1s);
+  child_check(static_cast<bool>(first), "first take");
+  auto second = remote->take_member(self, "p", 1s);
+  child_check(static_cast<bool>(second), "second take");
   std::cout << "HOLDING" << std::endl;
   // Held until the parent kills this process (bounded, in case it cannot).
   std::this_thread::sleep_for(60s);
   std::_Exit(1);
 }
+
+TEST_CHILD_ROLE("remote-consumer", remote_consumer);
+
+} // namespace
 
 // -- take and return -----------------------------------------------------------------
 
@@ -210,7 +210,7 @@ TEST_CASE_FIXTURE(two_nodes, "a remote take waits in the queue and times out lik
   remote->return_member("p", *m);
 }
 
-// -- consumers across the node boundary (SPEC §4.5) -------------------------------------
+// -- consumers across the node boundary ---------------------------------------------
 
 TEST_CASE_FIXTURE(two_nodes, "a remote consumer that exits normally gives its members back") {
   start(pool("p", 1, 1));

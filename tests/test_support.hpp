@@ -15,6 +15,7 @@
 
 #include <caf/all.hpp>
 
+#include "down_waiter.hpp"
 #include "waiting.hpp"
 
 namespace test {
@@ -73,7 +74,7 @@ struct fixture {
   caf::actor_system sys;
   caf::scoped_actor self;
   std::vector<caf::actor> tracked;
-  std::map<caf::actor_addr, caf::error> downs;
+  down_waiter downs{self};
 
   fixture() : sys(configured(cfg)), self(sys) {
     // nop
@@ -94,31 +95,16 @@ struct fixture {
     return x;
   }
 
-  /// Monitors `x`; its down message is collected by `wait_down`.
+  /// Monitors `x`, so that `wait_down` sees it die even before the wait.
   void watch(const caf::actor& x) {
-    self->monitor(x);
+    downs.watch(x);
   }
 
-  /// The exit reason of a watched actor, or nothing if it is still alive
-  /// after `timeout`.
+  /// The exit reason of `x` (watched now if not yet), or nothing if it is
+  /// still alive after `timeout`. Only `x`'s own down message counts.
   std::optional<caf::error> wait_down(const caf::actor& x,
                                       caf::timespan timeout = 5s) {
-    auto deadline = clock::now() + timeout;
-    for (;;) {
-      auto i = downs.find(x.address());
-      if (i != downs.end())
-        return i->second;
-      auto left = deadline - clock::now();
-      if (left <= caf::timespan{0})
-        return std::nullopt;
-      bool timed_out = false;
-      self->receive(
-        [&](caf::down_msg& dm) { downs[dm.source] = std::move(dm.reason); },
-        caf::after(std::chrono::duration_cast<caf::timespan>(left)) >>
-          [&] { timed_out = true; });
-      if (timed_out)
-        return std::nullopt;
-    }
+    return downs.wait_down(x, timeout);
   }
 
   /// Stops a supervisor as its parent would and waits until it is gone.

@@ -1,6 +1,7 @@
 #pragma once
 
-// One pool's configuration (SPEC §3) and the ways a member is made (SPEC §6).
+// One pool's configuration (docs/configuration.md) and the ways a member is
+// made.
 
 #include <chrono>
 #include <cstddef>
@@ -103,7 +104,7 @@ struct start_backoff_spec {
   caf::timespan max = std::chrono::seconds(30);
 };
 
-/// The configuration of one pool. Field names are SPEC §3's keys; config
+/// The configuration of one pool. Field names are the keys of docs/configuration.md; config
 /// files spell them with dashes (`init-count`).
 struct pool_config {
   std::string name;            ///< required, unique
@@ -128,13 +129,13 @@ struct pool_config {
   std::string metrics;
   /// A sink given directly from C++; takes precedence over `metrics`.
   std::shared_ptr<metrics_sink> sink;
-  /// Period of the health check of idle members (§6.3); nullopt = off.
+  /// Period of the health check of idle members; nullopt = off.
   std::optional<caf::timespan> health_check_interval;
   /// The health check; unset with an interval set means a ping request.
   member_hook health_check;
 };
 
-/// Checks every rule of SPEC §3. Error: `invalid_config` whose context names
+/// Checks every rule of docs/configuration.md ("Validation"). Error: `invalid_config` whose context names
 /// the pool and the key, e.g. `pool "p1": max_count: init_count (5) >
 /// max_count (3)`.
 caf::expected<void> validate(const pool_config& cfg);

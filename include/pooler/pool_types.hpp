@@ -1,7 +1,7 @@
 #pragma once
 
 // Value types that pools hand out: utilization, per-member statistics,
-// reconfigure actions (SPEC §4.10, §4.11, §6.3, §8).
+// reconfigure actions (see docs/pools.md).
 
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +21,7 @@ enum class member_status { ok, fail };
 
 std::string to_string(member_status x);
 
-/// Counts of one pool (SPEC §4.11).
+/// Counts of one pool.
 struct utilization {
   size_t max_count = 0;
   size_t in_use_count = 0;
@@ -31,7 +31,7 @@ struct utilization {
   size_t queued_count = 0;
   size_t queue_max = 0;
 
-  /// The capacity rule of SPEC §4.1.
+  /// The capacity rule: free + in_use + starting + stopping <= max_count.
   bool within_capacity() const noexcept {
     return free_count + in_use_count + starting_count + stopping_count
            <= max_count;
@@ -49,7 +49,7 @@ enum class member_state : uint8_t { starting, free, in_use, stopping };
 
 std::string to_string(member_state x);
 
-/// One member of a pool (SPEC §4.11, §6.3). `member` is null while starting.
+/// One member of a pool. `member` is null while starting.
 struct member_info {
   caf::actor member;
   member_state status = member_state::free;
@@ -57,7 +57,7 @@ struct member_info {
   caf::timestamp last_free{};      ///< when it last became free
   caf::optional<caf::timestamp> expires_at; ///< with max_lifetime
   std::string session;             ///< affinity key it is bound to, or ""
-  // Statistics (§6.3).
+  // Statistics.
   uint64_t checkouts = 0;
   uint64_t requests_handled = 0;
   uint64_t errors = 0;

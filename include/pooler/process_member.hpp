@@ -1,6 +1,6 @@
 #pragma once
 
-// External-process members (SPEC §6.4): a member actor that owns one OS child
+// External-process members (docs/pools.md): a member actor that owns one OS child
 // process and talks to it in newline-delimited JSON over its stdin/stdout.
 //
 // Wire protocol, one JSON object per line:
@@ -68,7 +68,7 @@ struct process_spec {
   /// Default timeout of a ping (also of the startup ping).
   caf::timespan ping_timeout = std::chrono::seconds(5);
   /// The member pings the process when it starts and exits with
-  /// `process_failed` if the ping fails (SPEC §6.4).
+  /// `process_failed` if the ping fails.
   bool ping_on_start = true;
   /// Default timeout of a call.
   caf::timespan request_timeout = std::chrono::seconds(30);
@@ -85,7 +85,7 @@ struct process_spec {
   bool inherit_stderr = true;
 };
 
-/// Per-member statistics (SPEC §6.3), answered to `process_stats_atom`.
+/// Per-member statistics, answered to `process_stats_atom`.
 struct process_stats {
   int64_t pid = 0;
   uint64_t requests_handled = 0; ///< calls the process answered (ok or not)
