@@ -69,12 +69,19 @@ struct run {
   std::map<std::string, double> counts;
   member_id next_member = 1000;
   std::string error;
+  /// How often each kind of effect happened: a run that never reaches a
+  /// rule proves nothing about it.
+  std::map<std::string, size_t>& seen;
+  static constexpr const char* kinds[] = {
+    "start", "stop",  "check",  "hand",  "fail",    "arm",   "watch",
+    "unwatch", "forget", "count", "count_reason", "observe", "warn", "ready",
+    "reconfigured"};
   // The operation under way: what its effects may do.
   std::set<member_id> may_free; ///< members the operation released
   member_id dying = 0;          ///< the member whose down is delivered
 
-  run(uint64_t s, pool_config cfg)
-    : seed(s), rng(s), book(std::move(cfg), s) {
+  run(uint64_t s, pool_config cfg, std::map<std::string, size_t>& coverage)
+    : seed(s), rng(s), book(std::move(cfg), s), seen(coverage) {
   }
 
   void fault(const std::string& what) {
@@ -96,8 +103,12 @@ struct run {
   // -- effects against the model ---------------------------------------------------
 
   void absorb(const effects& fxs) {
-    for (auto& e : fxs)
+    for (auto& e : fxs) {
       std::visit([this](auto& x) { on(x); }, e);
+      seen[kinds[e.index()]] += 1;
+      if (auto x = std::get_if<fx::stop>(&e))
+        seen[std::string{"stop:"} + to_string(x->cause)] += 1;
+    }
   }
 
   void on(const fx::start& x) {
@@ -333,12 +344,14 @@ struct run {
       now = std::max(now, arm.at);
       auto before_starting = m.starting;
       absorb(book.tick(arm.kind, arm.gen, now));
-      if (arm.kind == book_timer::start)
-        for (auto sid : before_starting)
-          if (!book.starts().count(sid))
-            fault("a start vanished on its timeout");
-          else if (book.starts().at(sid).abandoned && m.starting.erase(sid))
-            m.abandoned.insert(sid);
+      if (arm.kind != book_timer::start)
+        continue;
+      for (auto sid : before_starting) {
+        if (!book.starts().count(sid))
+          fault("a start vanished on its timeout");
+        else if (book.starts().at(sid).abandoned && m.starting.erase(sid))
+          m.abandoned.insert(sid);
+      }
     }
     now = until;
   }
@@ -444,11 +457,12 @@ pool_config model_config() {
 }
 
 /// Runs one seed; "" on success, else where and why it failed.
-std::string run_seed(uint64_t seed, size_t steps) {
+std::string run_seed(uint64_t seed, size_t steps,
+                     std::map<std::string, size_t>& seen) {
   auto cfg = model_config();
   if (seed % 2 == 1)
     cfg.member_order = member_order::fifo;
-  run r{seed, cfg};
+  run r{seed, cfg, seen};
   r.absorb(r.book.open(r.now));
   r.compare();
   for (size_t step = 0; step < steps && r.error.empty(); ++step) {
@@ -513,8 +527,23 @@ TEST_CASE("model: the pool book agrees with the reference model") {
   else
     for (uint64_t s = 1; s <= 20; ++s)
       seeds.push_back(s);
+  std::map<std::string, size_t> seen;
   for (auto seed : seeds) {
-    auto failure = run_seed(seed, steps);
+    auto failure = run_seed(seed, steps, seen);
     CHECK_MESSAGE(failure.empty(), failure);
   }
+  if (steps < 10'000)
+    return;
+  // Every rule was reached, across the seeds.
+  for (auto kind : {"start", "stop", "check", "hand", "fail", "watch",
+                    "unwatch", "forget", "ready", "reconfigured",
+                    "stop:failed", "stop:max_lifetime", "stop:consumer_crashed",
+                    "stop:health_failed", "stop:start_timeout", "stop:max_age",
+                    "stop:reconfigured"}) {
+    INFO(kind);
+    CHECK(seen[kind] > 0);
+  }
+  if (std::getenv("POOLER_MODEL_VERBOSE"))
+    for (auto& [kind, n] : seen)
+      MESSAGE(kind << ": " << n);
 }
