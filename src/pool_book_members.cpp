@@ -10,7 +10,7 @@ void pool_book::stop(member_id id, member_rec& m, stop_cause cause) {
       leave_free(m);
       break;
     case member_phase::in_use:
-      release(id, m, m.taken_at);
+      release(id, m, now_);
       break;
     case member_phase::checking:
       --checking_;
