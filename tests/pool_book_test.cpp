@@ -457,3 +457,61 @@ TEST_CASE("a return of a free, stopping or unknown member changes nothing") {
   CHECK(h.warnings.size() == 2);
   CHECK(h.usage().free_count == 1);
 }
+
+TEST_CASE("a waiter whose consumer died is dropped, never handed a member") {
+  book_harness h{book_config(1, 1)};
+  h.open();
+  auto m = h.start_one();
+  h.take(1);
+  auto dead = *h.take(2, book_duration{1s}).waiter;
+  auto alive = *h.take(3, book_duration{1s}).waiter;
+  h.absorb(h.book->consumer_down(2, true, h.now));
+  CHECK(h.usage().queued_count == 1);
+  CHECK(h.watched.count(2) == 0);
+  h.give_back(m);
+  CHECK(h.handed.count(dead) == 0);
+  CHECK(h.handed.at(alive) == m);
+}
+
+TEST_CASE("an expired free member is never handed out, even before its tick") {
+  auto cfg = book_config(2, 2);
+  cfg.max_lifetime = 10s;
+  cfg.member_order = pooler::member_order::fifo;
+  book_harness h{cfg};
+  h.open();
+  auto old = h.start_one();
+  h.now += 5s; // no timer fires: the take itself must notice
+  auto young = h.start_one();
+  h.now += 6s;
+  CHECK(*h.take(1).member == young);
+  REQUIRE(h.stops.size() == 1);
+  CHECK(h.stops[0].member == old);
+  CHECK(h.stops[0].cause == stop_cause::max_lifetime);
+}
+
+TEST_CASE("reconfigure: shrink_queue answers the oldest waiters, update_ttl re-times members") {
+  book_harness h{book_config(1, 1)};
+  h.open();
+  auto m = h.start_one();
+  h.take(1);
+  auto w1 = *h.take(2, book_duration{1min}).waiter;
+  auto w2 = *h.take(3, book_duration{1min}).waiter;
+  auto next = h.book->config();
+  next.queue_max = 1;
+  next.max_lifetime = 1h;
+  auto r = h.book->reconfigure(next, h.now);
+  h.absorb(h.book->last_effects());
+  std::vector<std::string> names;
+  for (auto& a : r.actions)
+    names.push_back(pooler::to_string(a));
+  CHECK(names
+        == std::vector<std::string>{"set_parameter(queue_max)",
+                                    "shrink_queue(1)",
+                                    "set_parameter(max_lifetime)",
+                                    "update_ttl(1h)"});
+  REQUIRE(h.failed.count(w1) == 1);
+  CHECK(h.failed.at(w1).detail == "queue_full");
+  CHECK(h.failed.count(w2) == 0);
+  auto& rec = h.book->members().at(m);
+  CHECK(rec.expires_at == rec.accepted_at + std::chrono::hours(1));
+}
