@@ -12,6 +12,7 @@ std::string to_string(member_state x) {
     case member_state::free: return "free";
     case member_state::in_use: return "in_use";
     case member_state::stopping: return "stopping";
+    case member_state::checking: return "checking";
   }
   return "unknown";
 }

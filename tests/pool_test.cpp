@@ -2,6 +2,8 @@
 
 #include "pool_fixture.hpp"
 
+#include <future>
+
 using namespace test;
 using pooler::errc;
 using pooler::member_status;
@@ -208,8 +210,16 @@ TEST_CASE_FIXTURE(fixture, "a member type that always fails gives a pool that an
   auto u = usage("p");
   CHECK(u.free_count == 0);
   CHECK(u.starting_count == 0);
+  // The failures show: counted, with the last cause, in utilization and in
+  // the take's error.
+  CHECK(u.start_failures >= 2);
+  CHECK(u.last_start_failure.find("cannot connect") != std::string::npos);
   auto m = app.take_member(self, "p");
   CHECK(m.error() == errc::no_members);
+  auto detail = pooler::error_detail(m.error());
+  CHECK(detail.find("0 of 3 members running; last start failed: ")
+        != std::string::npos);
+  CHECK(detail.find("cannot connect") != std::string::npos);
 }
 
 TEST_CASE_FIXTURE(fixture, "culling stops the oldest idle members down to init_count") {
@@ -517,6 +527,38 @@ TEST_CASE_FIXTURE(fixture, "a member failing its health check is replaced") {
            && stats[1].member != victim;
   }));
   CHECK(*checks >= 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "a member out for a health check counts as checking, not in use") {
+  // Holds the check until the test has looked; released on every path, so
+  // that the app can stop.
+  struct gate {
+    std::promise<void> p;
+    bool open = false;
+    void release() {
+      if (!std::exchange(open, true))
+        p.set_value();
+    }
+    ~gate() { release(); }
+  } release;
+  auto released = release.p.get_future().share();
+  auto cfg = pool("p", 1, 1);
+  cfg.health_check_interval = 20ms;
+  cfg.health_check = pooler::member_hook::function(
+    [released](caf::actor_system&, const caf::actor&) -> caf::expected<void> {
+      released.wait();
+      return caf::unit;
+    });
+  REQUIRE(app.new_pool(cfg));
+  REQUIRE(eventually([&] { return usage("p").checking_count == 1; }));
+  auto u = usage("p");
+  CHECK(u.in_use_count == 0);
+  CHECK(u.free_count == 0);
+  auto stats = *app.pool_stats("p");
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].status == pooler::member_state::checking);
+  release.release();
+  CHECK(free_becomes("p", 1));
 }
 
 TEST_CASE_FIXTURE(fixture, "a health-checked member is never handed out during its check") {

@@ -30,10 +30,17 @@ struct utilization {
   size_t stopping_count = 0;
   size_t queued_count = 0;
   size_t queue_max = 0;
+  /// Members out for a health check: neither free nor in use.
+  size_t checking_count = 0;
+  /// Member starts that failed since the pool started.
+  uint64_t start_failures = 0;
+  /// The cause of the last failed start, or "".
+  std::string last_start_failure;
 
   /// The capacity rule: free + in_use + starting + stopping <= max_count.
   bool within_capacity() const noexcept {
-    return free_count + in_use_count + starting_count + stopping_count
+    return free_count + in_use_count + checking_count + starting_count
+             + stopping_count
            <= max_count;
   }
 };
@@ -42,10 +49,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, utilization& x) {
   return f(caf::meta::type_name("pooler_utilization"), x.max_count,
            x.in_use_count, x.free_count, x.starting_count, x.stopping_count,
-           x.queued_count, x.queue_max);
+           x.queued_count, x.queue_max, x.checking_count, x.start_failures,
+           x.last_start_failure);
 }
 
-enum class member_state : uint8_t { starting, free, in_use, stopping };
+/// Where a member is; `checking`: out for a health check.
+enum class member_state : uint8_t { starting, free, in_use, stopping, checking };
 
 std::string to_string(member_state x);
 

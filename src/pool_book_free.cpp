@@ -1,0 +1,74 @@
+// The free set (ordered by idle time, so lifo, fifo and the culler's "oldest
+// idle first" are its two ends) and session affinity.
+
+#include "src/pool_book.hpp"
+
+namespace pooler {
+
+void pool_book::push_free(member_id id, member_rec& m, book_time since) {
+  m.phase = member_phase::free;
+  m.last_free = since;
+  m.free_seq = ++free_seq_;
+  free_.emplace(free_key{since, m.free_seq}, id);
+  if (m.expires_at < ttl_timer_.at)
+    arm(ttl_timer_, book_timer::ttl, m.expires_at);
+}
+
+void pool_book::leave_free(member_rec& m) {
+  free_.erase(free_key{m.last_free, m.free_seq});
+}
+
+std::optional<member_id> pool_book::pop_free(const std::string& affinity,
+                                             book_time now) {
+  if (!affinity.empty()) {
+    if (auto s = sessions_.find(affinity); s != sessions_.end()) {
+      auto i = members_.find(s->second);
+      if (i != members_.end() && i->second.phase == member_phase::free
+          && !expired(i->second, now)) {
+        leave_free(i->second);
+        return i->first;
+      }
+    }
+  }
+  while (!free_.empty()) {
+    auto pos = cfg_.member_order == member_order::lifo ? std::prev(free_.end())
+                                                       : free_.begin();
+    auto id = pos->second;
+    free_.erase(pos);
+    auto& m = members_[id];
+    if (expired(m, now)) {
+      // An expired free member is never handed out.
+      emit(fx::count_reason{metric::killed_free, "max_lifetime"});
+      begin_stop(id, m, stop_cause::max_lifetime);
+      continue;
+    }
+    return id;
+  }
+  return std::nullopt;
+}
+
+void pool_book::bind_session(member_id id, member_rec& m,
+                             const std::string& key) {
+  if (m.session == key)
+    return;
+  unbind_session(id, m);
+  // The key moves to this member; a member it was bound to forgets it.
+  if (auto s = sessions_.find(key); s != sessions_.end()) {
+    if (auto other = members_.find(s->second); other != members_.end())
+      other->second.session.clear();
+  }
+  sessions_[key] = id;
+  m.session = key;
+  ++m.sessions_served;
+}
+
+void pool_book::unbind_session(member_id id, member_rec& m) {
+  if (m.session.empty())
+    return;
+  if (auto s = sessions_.find(m.session);
+      s != sessions_.end() && s->second == id)
+    sessions_.erase(s);
+  m.session.clear();
+}
+
+} // namespace pooler
