@@ -16,10 +16,20 @@ using kill_atom = caf::atom_constant<caf::atom("st_kill")>;
 
 } // namespace
 
+stopper_state::~stopper_state() {
+  if (!member_down && job.member)
+    caf::anon_send_exit(job.member, caf::exit_reason::kill);
+}
+
 caf::behavior stopper(caf::stateful_actor<stopper_state>* self, stop_job job) {
   self->state.job = std::move(job);
   auto& j = self->state.job;
-  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
+  self->set_down_handler([self](caf::down_msg& dm) {
+    if (dm.source != self->state.job.member.address())
+      return;
+    self->state.member_down = true;
+    self->quit();
+  });
   self->monitor(j.member);
   auto kill = [self] {
     self->send_exit(self->state.job.member, caf::exit_reason::kill);

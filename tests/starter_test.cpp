@@ -1,0 +1,214 @@
+// The pool's helpers (starters, stoppers, health checkers), driven through
+// their protocol with the test thread playing the pool.
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "actors/starter.hpp"
+#include "actors/stopper.hpp"
+#include "pooler/errors.hpp"
+#include "pooler/supervisor.hpp"
+#include "test_support.hpp"
+
+using namespace pooler;
+using namespace std::chrono_literals;
+using test::event_log;
+
+namespace {
+
+using init_atom = caf::atom_constant<caf::atom("init")>;
+using bye_atom = caf::atom_constant<caf::atom("bye")>;
+
+/// How a probe member answers the initialize request `init`.
+enum class answer { ok, error, never };
+
+struct probe_state {
+  std::shared_ptr<event_log> log;
+  std::vector<caf::response_promise> held;
+  // Runs before the down messages go out: "gone" is logged before anyone
+  // can learn that the member is down.
+  ~probe_state() {
+    log->add("gone");
+  }
+};
+
+caf::behavior probe(caf::stateful_actor<probe_state>* self,
+                    std::shared_ptr<event_log> log, answer a) {
+  self->state.log = std::move(log);
+  self->state.log->add("up");
+  return {
+    [self, a](init_atom) -> caf::result<void> {
+      if (a == answer::error)
+        return caf::make_error(caf::sec::runtime_error, "init refused");
+      if (a == answer::never) {
+        self->state.held.push_back(self->make_response_promise());
+        return caf::result<void>{caf::delegated<void>{}};
+      }
+      return caf::unit;
+    },
+    [self](bye_atom) { self->state.log->add("asked"); },
+  };
+}
+
+/// The members a member supervisor has started, for the test to watch.
+struct spawned {
+  std::mutex mtx;
+  std::vector<caf::actor> members;
+  caf::actor last() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return members.empty() ? caf::actor{} : members.back();
+  }
+};
+
+struct fixture : test::fixture {
+  std::shared_ptr<event_log> log = std::make_shared<event_log>();
+  std::shared_ptr<spawned> members = std::make_shared<spawned>();
+
+  /// A simple_one_for_one member supervisor whose members answer `a`, or
+  /// whose factory fails with `spawn_error` if that is set.
+  caf::actor member_sup(answer a, caf::error spawn_error = {}) {
+    child_spec spec;
+    spec.id = "member";
+    spec.restart = restart_type::temporary;
+    spec.shutdown = shutdown_spec::kill();
+    spec.start = [log = log, ms = members, a, spawn_error](
+                   caf::actor_system& sys) -> caf::expected<caf::actor> {
+      if (spawn_error)
+        return spawn_error;
+      auto m = sys.spawn(probe, log, a);
+      std::lock_guard<std::mutex> guard{ms->mtx};
+      ms->members.push_back(m);
+      return m;
+    };
+    sup_flags flags;
+    flags.strategy = strategy::simple_one_for_one;
+    auto sup = start_supervisor(sys, flags, {spec});
+    REQUIRE(sup);
+    return track(*sup);
+  }
+
+  start_job job(caf::actor msup, member_hook init,
+                caf::timespan timeout = 5s) {
+    return {caf::actor_cast<caf::actor>(self), std::move(msup), std::move(init),
+            timeout, 7};
+  }
+
+  /// The starter's report: the member, or the failure's cause. Records how
+  /// many members were gone when it arrived.
+  struct report {
+    uint64_t id = 0;
+    caf::actor member;
+    caf::error cause;
+    size_t gone_before = 0;
+    bool arrived = false;
+  };
+
+  report wait_report() {
+    report r;
+    self->receive(
+      [&](accept_atom, uint64_t id, caf::actor& m) {
+        r = {id, std::move(m), caf::error{}, log->count("gone"), true};
+      },
+      [&](accept_atom, uint64_t id, caf::error& err) {
+        r = {id, caf::actor{}, std::move(err), log->count("gone"), true};
+      },
+      caf::after(10s) >> [] {});
+    return r;
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "starter: a started member is reported") {
+  sys.spawn(starter, job(member_sup(answer::ok),
+                         member_hook::message(caf::make_message(
+                           init_atom::value))));
+  auto r = wait_report();
+  REQUIRE(r.arrived);
+  CHECK(r.id == 7);
+  CHECK(r.member == members->last());
+  CHECK(!r.cause);
+  anon_send_exit(r.member, caf::exit_reason::kill);
+}
+
+TEST_CASE_FIXTURE(fixture, "starter: an initialize function's error is the "
+                           "reported cause, sent after the member is gone") {
+  auto refuse = member_hook::function(
+    [](caf::actor_system&, const caf::actor&) -> caf::expected<void> {
+      return caf::make_error(caf::sec::runtime_error, "init refused");
+    });
+  sys.spawn(starter, job(member_sup(answer::ok), refuse));
+  auto r = wait_report();
+  REQUIRE(r.arrived);
+  CHECK(r.cause == caf::sec::runtime_error);
+  CHECK(sys.render(r.cause).find("init refused") != std::string::npos);
+  CHECK(r.gone_before == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "starter: an initialize reply's error is the "
+                           "reported cause, sent after the member is gone") {
+  sys.spawn(starter, job(member_sup(answer::error),
+                         member_hook::message(caf::make_message(
+                           init_atom::value))));
+  auto r = wait_report();
+  REQUIRE(r.arrived);
+  CHECK(r.cause == caf::sec::runtime_error);
+  CHECK(r.gone_before == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "starter: a factory's error is the reported "
+                           "cause") {
+  auto err = caf::make_error(caf::sec::cannot_spawn_actor_from_arguments);
+  sys.spawn(starter, job(member_sup(answer::ok, err), member_hook{}));
+  auto r = wait_report();
+  REQUIRE(r.arrived);
+  CHECK(r.cause == caf::sec::cannot_spawn_actor_from_arguments);
+  CHECK(log->count("up") == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "starter: a start past member_start_timeout is "
+                           "reported as such, after the member is gone") {
+  sys.spawn(starter, job(member_sup(answer::never),
+                         member_hook::message(caf::make_message(
+                           init_atom::value)),
+                         50ms));
+  auto r = wait_report();
+  REQUIRE(r.arrived);
+  CHECK(r.cause == errc::start_failed);
+  CHECK(error_detail(r.cause).find("member_start_timeout")
+        != std::string::npos);
+  CHECK(r.gone_before == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "starter: a killed starter kills its member and "
+                           "still reports") {
+  auto st = sys.spawn(starter, job(member_sup(answer::never),
+                                   member_hook::message(caf::make_message(
+                                     init_atom::value))));
+  REQUIRE(test::eventually([&] { return log->count("up") == 1; }));
+  auto m = members->last();
+  watch(m);
+  anon_send_exit(st, caf::exit_reason::kill);
+  auto r = wait_report();
+  REQUIRE(r.arrived);
+  CHECK(r.cause == errc::start_failed);
+  CHECK(wait_down(m).has_value());
+}
+
+TEST_CASE_FIXTURE(fixture, "stopper: a stopper that ends before its member "
+                           "takes the member down") {
+  auto m = sys.spawn(probe, log, answer::ok);
+  watch(m);
+  auto st = sys.spawn(stopper,
+                      stop_job{m, caf::actor{},
+                               member_hook::message(
+                                 caf::make_message(bye_atom::value)),
+                               60s});
+  // The member ignores its stop message; only the stopper's exit ends it.
+  REQUIRE(test::eventually([&] { return log->count("asked") == 1; }));
+  anon_send_exit(st, caf::exit_reason::kill);
+  CHECK(wait_down(m).has_value());
+}
