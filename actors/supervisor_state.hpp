@@ -18,6 +18,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/atom.hpp>
 #include <caf/behavior.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
@@ -27,6 +28,16 @@
 #include "pooler/supervisor.hpp"
 
 namespace pooler {
+
+// Messages a supervisor sends itself.
+using retry_atom = caf::atom_constant<caf::atom("sup_retry")>;
+using stop_tick_atom = caf::atom_constant<caf::atom("sup_tick")>;
+using teardown_atom = caf::atom_constant<caf::atom("sup_tear")>;
+
+/// The default handler of a supervisor: an unknown request gets
+/// `sec::unexpected_message`, other unknown messages are dropped.
+caf::result<caf::message> reject_unknown(caf::scheduled_actor* self,
+                                         caf::message_view&);
 
 /// What a new supervisor actor starts with.
 struct supervisor_init {
