@@ -11,6 +11,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/runner.hpp"
 #include "pooler/errors.hpp"
 #include "pooler/supervisor.hpp"
 
@@ -73,10 +74,10 @@ void initialize(starter_ptr self) {
           else
             fail(self, std::move(err));
         });
-  } else if (auto res = (*hook.fn())(self->system(), st.member)) {
-    report_member(self);
   } else {
-    fail(self, std::move(res.error()));
+    // User code may block: it runs on a thread of its own (see runner.hpp).
+    run_detached(self->system(), caf::actor_cast<caf::actor>(self), st.job.id,
+                 hook_work(hook, st.member));
   }
 }
 
@@ -132,6 +133,12 @@ caf::behavior starter(caf::stateful_actor<starter_state>* self, start_job job) {
           });
   self->delayed_send(self, j.timeout, start_timeout_atom::value);
   return {
+    [self](run_done_atom, uint64_t, caf::message& result) {
+      if (auto err = hook_error(result))
+        fail(self, std::move(err));
+      else
+        report_member(self);
+    },
     [self](start_timeout_atom) {
       fail(self, make_error(errc::start_failed, "",
                             "not started within member_start_timeout"));

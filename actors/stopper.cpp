@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/runner.hpp"
 #include "pooler/supervisor.hpp"
 
 namespace pooler {
@@ -37,8 +38,9 @@ caf::behavior stopper(caf::stateful_actor<stopper_state>* self, stop_job job) {
   if (j.stop && j.stop.is_message()) {
     self->send(j.member, j.stop.msg());
   } else if (j.stop) {
-    if (auto res = (*j.stop.fn())(self->system(), j.member); !res)
-      kill();
+    // User code may block: it runs on a thread of its own (see runner.hpp).
+    run_detached(self->system(), caf::actor_cast<caf::actor>(self), 0,
+                 hook_work(j.stop, j.member));
   } else {
     self
       ->request(j.member_sup, caf::infinite, terminate_child_atom::value,
@@ -52,6 +54,10 @@ caf::behavior stopper(caf::stateful_actor<stopper_state>* self, stop_job job) {
   self->delayed_send(self, j.shutdown, kill_atom::value);
   return {
     [kill](kill_atom) { kill(); },
+    [kill](run_done_atom, uint64_t, caf::message& result) {
+      if (hook_error(result))
+        kill();
+    },
   };
 }
 

@@ -17,6 +17,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/runner.hpp"
+
 namespace pooler {
 
 // Requests nobody handles get an error, as any actor answers an unknown
@@ -61,6 +63,8 @@ supervisor_state::~supervisor_state() {
   for (auto& c : children_)
     kill(c.handle);
   for (auto& kv : dynamic_)
+    kill(kv.second.handle);
+  for (auto& kv : stopping_)
     kill(kv.second.handle);
   if (job_)
     for (auto& item : job_->items)
@@ -181,10 +185,15 @@ size_t supervisor_state::index_of(uint64_t key) const {
 // -- events -------------------------------------------------------------------
 
 void supervisor_state::on_down(caf::down_msg& dm) {
+  auto was_stopping = stopping_.count(dm.source) > 0;
+  if (was_stopping)
+    dynamic_down(dm.source);
   if (job_ && job_->alive.erase(dm.source) > 0) {
     advance();
     return;
   }
+  if (was_stopping)
+    return;
   auto i = by_addr_.find(dm.source);
   if (i == by_addr_.end())
     return; // not ours (any more)
@@ -237,6 +246,12 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
       // stale: the stop sequence it belonged to has finished
     },
     [&st](teardown_atom) { st.on_teardown(); },
+    [&st](run_done_atom, uint64_t key, caf::message& result) {
+      return st.on_started(key, result);
+    },
+    [&st](dyn_kill_atom, const caf::actor_addr& child) {
+      st.on_dynamic_kill(child);
+    },
   };
 }
 

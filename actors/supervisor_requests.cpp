@@ -30,21 +30,6 @@ caf::result<caf::actor> supervisor_state::start_child(child_spec spec) {
   return c.handle;
 }
 
-caf::result<caf::actor> supervisor_state::start_dynamic_child(caf::message args) {
-  if (!dynamic())
-    return make_error(errc::simple_one_for_one, "",
-                      "not a simple_one_for_one supervisor");
-  auto res = run_start(template_, self_->system(), args);
-  if (!res)
-    return std::move(res.error());
-  // Temporary children are never restarted: their arguments are not needed.
-  if (template_.restart == restart_type::temporary)
-    args = caf::message{};
-  auto& c = add_rec(child_spec{}, std::move(args));
-  adopt(c, std::move(*res));
-  return c.handle;
-}
-
 caf::result<void> supervisor_state::terminate_child(const std::string& id) {
   if (dynamic())
     return make_error(errc::simple_one_for_one, id);
@@ -63,23 +48,6 @@ caf::result<void> supervisor_state::terminate_child(const std::string& id) {
   stop({detach(*c)}, false, [this, key, temporary, rp]() mutable {
     if (temporary)
       remove(key);
-    rp.deliver(caf::unit);
-  });
-  return rp;
-}
-
-caf::result<void>
-supervisor_state::terminate_dynamic_child(const caf::actor& child) {
-  if (!dynamic())
-    return make_error(errc::not_found, "",
-                      "children are terminated by id here");
-  auto i = child ? by_addr_.find(child.address()) : by_addr_.end();
-  if (i == by_addr_.end())
-    return make_error(errc::not_found);
-  auto key = i->second;
-  auto rp = self_->make_response_promise();
-  stop({detach(*find(key))}, false, [this, key, rp]() mutable {
-    remove(key);
     rp.deliver(caf::unit);
   });
   return rp;

@@ -12,6 +12,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/runner.hpp"
+
 namespace pooler {
 
 void supervisor_state::on_exit_msg(caf::exit_msg& em) {
@@ -120,9 +122,16 @@ void supervisor_state::enter_busy() {
   // Like OTP's supervisor blocked in a shutdown: only the stop timer is
   // handled, requests and retries stay in the mailbox until leave_busy.
   self_->become(caf::keep_behavior,
-                caf::behavior{[this](stop_tick_atom, uint64_t gen) {
-                  on_stop_tick(gen);
-                }});
+                caf::behavior{
+                  [this](stop_tick_atom, uint64_t gen) { on_stop_tick(gen); },
+                  // Never held back: a runner waits for this answer.
+                  [this](run_done_atom, uint64_t key, caf::message& result) {
+                    return on_started(key, result);
+                  },
+                  [this](dyn_kill_atom, const caf::actor_addr& child) {
+                    on_dynamic_kill(child);
+                  },
+                });
   self_->set_default_handler(caf::skip);
 }
 
@@ -136,9 +145,13 @@ void supervisor_state::begin_terminate(caf::error reason) {
   pending_.clear();
   std::vector<stop_item> items;
   if (dynamic()) {
+    fail_pending_starts();
     for (auto& kv : dynamic_)
       if (kv.second.handle)
         items.push_back(detach(kv.second));
+    // Children already being terminated are waited for like the others.
+    for (auto& kv : stopping_)
+      items.push_back({kv.second.handle, kv.second.how});
   } else {
     for (auto& c : children_)
       cancel_wait(c);

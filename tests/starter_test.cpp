@@ -3,13 +3,17 @@
 
 #include <doctest/doctest.h>
 
+#include <future>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "actors/health_checker.hpp"
 #include "actors/starter.hpp"
 #include "actors/stopper.hpp"
+#include "gate.hpp"
 #include "pooler/errors.hpp"
+#include "pooler/pooler.hpp"
 #include "pooler/supervisor.hpp"
 #include "test_support.hpp"
 
@@ -211,4 +215,97 @@ TEST_CASE_FIXTURE(fixture, "stopper: a stopper that ends before its member "
   REQUIRE(test::eventually([&] { return log->count("asked") == 1; }));
   anon_send_exit(st, caf::exit_reason::kill);
   CHECK(wait_down(m).has_value());
+}
+
+// -- user code runs off CAF's shared workers -----------------------------------
+
+namespace {
+
+struct one_thread_config : caf::actor_system_config {
+  one_thread_config() {
+    pooler::add_to(*this);
+    set("scheduler.max-threads", 1);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+caf::behavior plain_member(caf::event_based_actor*, int64_t) {
+  return {
+    [](caf::ping_atom) {},
+  };
+}
+
+pool_config pool_of(std::string name, size_t init, size_t max) {
+  pool_config cfg;
+  cfg.name = std::move(name);
+  cfg.init_count = init;
+  cfg.max_count = max;
+  cfg.start = member_factory::function(
+    [](caf::actor_system& sys) -> caf::expected<caf::actor> {
+      return sys.spawn(plain_member, int64_t{0});
+    });
+  return cfg;
+}
+
+} // namespace
+
+TEST_CASE("user code: a blocking initialize does not stall another pool, "
+          "even with one scheduler thread") {
+  auto init_gate = std::make_shared<test::gate>();
+  one_thread_config cfg;
+  caf::actor_system sys{cfg};
+  test::gate_guard guard{init_gate};
+  auto app = app::start(sys, {});
+  REQUIRE(app);
+  auto slow = pool_of("slow", 0, 1);
+  slow.initialize = member_hook::function(
+    [init_gate](caf::actor_system&, const caf::actor&) -> caf::expected<void> {
+      init_gate->pass();
+      return {};
+    });
+  REQUIRE(app->new_pool(pool_of("quick", 1, 1)));
+  REQUIRE(app->new_pool(slow));
+  caf::scoped_actor self{sys};
+  // An empty pool starts a member on a take; its initialize then blocks.
+  CHECK(!app->take_member(self, "slow"));
+  REQUIRE(test::eventually([&] { return init_gate->entered() == 1; }));
+  auto taken = std::async(std::launch::async, [&] {
+    caf::scoped_actor consumer{sys};
+    return app->take_member(consumer, "quick");
+  });
+  auto in_time = taken.wait_for(5s) == std::future_status::ready;
+  init_gate->open();
+  CHECK(in_time);
+  CHECK(taken.get());
+  // Once the gate opens, the slow start completes too.
+  CHECK(test::eventually([&] {
+    auto u = app->pool_utilization("slow");
+    return u && u->free_count == 1;
+  }));
+  app->stop();
+}
+
+TEST_CASE_FIXTURE(fixture, "user code: a health check function that hangs "
+                           "is reported as timed out") {
+  auto hang = std::make_shared<test::gate>();
+  test::gate_guard guard{hang};
+  auto m = sys.spawn(probe, log, answer::ok);
+  auto check = member_hook::function(
+    [hang](caf::actor_system&, const caf::actor&) -> caf::expected<void> {
+      hang->pass();
+      return {};
+    });
+  sys.spawn(health_checker,
+            health_job{caf::actor_cast<caf::actor>(self), m, check, 50ms});
+  caf::error result;
+  bool arrived = false;
+  self->receive(
+    [&](health_result_atom, const caf::actor& who, caf::error& err) {
+      arrived = who == m;
+      result = std::move(err);
+    },
+    caf::after(10s) >> [] {});
+  CHECK(arrived);
+  CHECK(result == caf::sec::request_timeout);
+  anon_send_exit(m, caf::exit_reason::kill);
 }

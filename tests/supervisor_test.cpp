@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "pooler/supervisor.hpp"
+#include "gate.hpp"
 #include "test_support.hpp"
 
 #include <atomic>
@@ -265,6 +266,69 @@ TEST_CASE_FIXTURE(started_sup, "simple_one_for_one children are independent "
   CHECK((*children)[0].child != *x1);
   CHECK((*children)[1].child == *x2);
   CHECK(log->count("start:x2") == 1);
+  CHECK(shutdown(sup));
+}
+
+TEST_CASE_FIXTURE(started_sup, "simple_one_for_one: a slow start does not "
+                               "hold up other starts") {
+  auto slow_gate = std::make_shared<test::gate>();
+  test::gate_guard guard{slow_gate};
+  child_spec spec = named_template(log);
+  spec.start = [log = log, slow_gate](caf::actor_system& sys,
+                                      const caf::message& extra)
+    -> caf::expected<caf::actor> {
+    auto name = extra.get_as<std::string>(0);
+    if (name == "slow")
+      slow_gate->pass();
+    log->add("start:" + name);
+    return sys.spawn(worker, log, name, mode::plain);
+  };
+  start(flags(strategy::simple_one_for_one), {spec});
+  auto slow = self->request(sup, caf::infinite, start_child_atom::value,
+                            caf::make_message(std::string{"slow"}));
+  REQUIRE(eventually([&] { return slow_gate->entered() == 1; }));
+  // The slow factory is still blocked: the fast start must not wait for it.
+  auto fast = start_child(self, sup, caf::make_message(std::string{"fast"}));
+  CHECK(fast);
+  CHECK(log->since(0) == strings{"start:fast"});
+  slow_gate->open();
+  caf::actor slow_child;
+  slow.receive([&](caf::actor& x) { slow_child = std::move(x); },
+               [](caf::error&) {});
+  CHECK(slow_child);
+  auto counts = count_children(self, sup);
+  REQUIRE(counts);
+  CHECK(counts->active == 2);
+  CHECK(shutdown(sup));
+}
+
+TEST_CASE_FIXTURE(started_sup, "simple_one_for_one: a child's graceful stop "
+                               "does not hold up other requests") {
+  child_spec spec = named_template(log);
+  spec.start = [log = log](caf::actor_system& sys, const caf::message& extra)
+    -> caf::expected<caf::actor> {
+    auto name = extra.get_as<std::string>(0);
+    return sys.spawn(worker, log, name,
+                     name == "stubborn" ? mode::stubborn : mode::plain);
+  };
+  spec.shutdown = shutdown_spec::wait(60s);
+  start(flags(strategy::simple_one_for_one), {spec});
+  auto stubborn = start_child(self, sup,
+                              caf::make_message(std::string{"stubborn"}));
+  REQUIRE(stubborn);
+  // Both requests come from one sender, so the terminate is handled first.
+  auto term = self->request(sup, caf::infinite, terminate_child_atom::value,
+                            *stubborn);
+  auto other = start_child(self, sup, caf::make_message(std::string{"other"}));
+  CHECK(other);
+  auto counts = count_children(self, sup);
+  REQUIRE(counts);
+  CHECK(counts->active == 1); // the stubborn child is no longer listed
+  // The terminate is answered once the child is gone.
+  caf::anon_send_exit(*stubborn, caf::exit_reason::kill);
+  bool terminated = false;
+  term.receive([&] { terminated = true; }, [](caf::error&) {});
+  CHECK(terminated);
   CHECK(shutdown(sup));
 }
 

@@ -125,6 +125,10 @@ struct child_spec {
   /// Unset: 5 s for workers, infinity for supervisors.
   std::optional<shutdown_spec> shutdown;
   child_type type = child_type::worker;
+  /// simple_one_for_one: by default the start function runs on a thread of
+  /// its own, so a slow start never holds up the supervisor. Set this for a
+  /// start that only spawns an actor: it then runs in the supervisor itself.
+  bool inline_start = false;
 
   /// The shutdown that applies, with the default filled in.
   shutdown_spec effective_shutdown() const;
