@@ -103,7 +103,8 @@ starter_state::~starter_state() {
     caf::anon_send_exit(member, caf::exit_reason::kill);
   if (job.pool)
     caf::anon_send(job.pool, accept_atom::value, job.id,
-                   make_error(errc::start_failed, "", "starter stopped"));
+                   make_error(errc::start_failed, "",
+                              "starter stopped"));
 }
 
 caf::behavior starter(caf::stateful_actor<starter_state>* self, start_job job) {

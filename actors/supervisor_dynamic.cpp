@@ -74,7 +74,8 @@ void supervisor_state::launch_start(uint64_t key) {
 
 caf::result<void> supervisor_state::on_started(uint64_t key,
                                                caf::message& result) {
-  --running_starts_;
+  if (running_starts_ > 0)
+    --running_starts_;
   while (!queued_starts_.empty() && running_starts_ < max_running_starts) {
     auto next = queued_starts_.front();
     queued_starts_.pop_front();

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -308,4 +309,38 @@ TEST_CASE_FIXTURE(fixture, "user code: a health check function that hangs "
   CHECK(arrived);
   CHECK(result == caf::sec::request_timeout);
   anon_send_exit(m, caf::exit_reason::kill);
+}
+
+TEST_CASE("user code: a slow factory does not hold up the other starts of "
+          "its pool") {
+  auto factory_gate = std::make_shared<test::gate>();
+  one_thread_config cfg;
+  caf::actor_system sys{cfg};
+  test::gate_guard guard{factory_gate};
+  auto app = app::start(sys, {});
+  REQUIRE(app);
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto p = pool_of("p", 0, 2);
+  p.start = member_factory::function(
+    [factory_gate, calls](caf::actor_system& s) -> caf::expected<caf::actor> {
+      if (++*calls == 1)
+        factory_gate->pass(); // only the first member is slow to make
+      return s.spawn(plain_member, int64_t{0});
+    });
+  REQUIRE(app->new_pool(p));
+  caf::scoped_actor self{sys};
+  CHECK(!app->take_member(self, "p")); // starts the slow member
+  REQUIRE(test::eventually([&] { return factory_gate->entered() == 1; }));
+  CHECK(!app->take_member(self, "p")); // starts a second one
+  // The second member arrives while the first factory is still blocked.
+  CHECK(test::eventually([&] {
+    auto u = app->pool_utilization("p");
+    return u && u->free_count == 1;
+  }));
+  factory_gate->open();
+  CHECK(test::eventually([&] {
+    auto u = app->pool_utilization("p");
+    return u && u->free_count == 2;
+  }));
+  app->stop();
 }
