@@ -1,6 +1,6 @@
 #pragma once
 
-// The supervisor actor (SPEC §2): private to the library. The public face is
+// The supervisor actor, private to the library. The public face is
 // include/pooler/supervisor.hpp; start_supervisor (src/supervisor_api.cpp)
 // starts the children and hands them to `spawn_supervisor`.
 

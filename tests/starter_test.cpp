@@ -222,10 +222,10 @@ TEST_CASE_FIXTURE(fixture, "stopper: a stopper that ends before its member "
 
 namespace {
 
-struct one_thread_config : caf::actor_system_config {
-  one_thread_config() {
+struct pooler_config : caf::actor_system_config {
+  explicit pooler_config(int threads) {
     pooler::add_to(*this);
-    set("scheduler.max-threads", 1);
+    set("scheduler.max-threads", threads);
     set("logger.verbosity", caf::atom("quiet"));
   }
 };
@@ -253,7 +253,7 @@ pool_config pool_of(std::string name, size_t init, size_t max) {
 TEST_CASE("user code: a blocking initialize does not stall another pool, "
           "even with one scheduler thread") {
   auto init_gate = std::make_shared<test::gate>();
-  one_thread_config cfg;
+  pooler_config cfg{1};
   caf::actor_system sys{cfg};
   test::gate_guard guard{init_gate};
   auto app = app::start(sys, {});
@@ -314,7 +314,9 @@ TEST_CASE_FIXTURE(fixture, "user code: a health check function that hangs "
 TEST_CASE("user code: a slow factory does not hold up the other starts of "
           "its pool") {
   auto factory_gate = std::make_shared<test::gate>();
-  one_thread_config cfg;
+  // Two threads: a factory stuck on the shared workers would leave one free,
+  // so that this test fails rather than hangs where starts serialise.
+  pooler_config cfg{2};
   caf::actor_system sys{cfg};
   test::gate_guard guard{factory_gate};
   auto app = app::start(sys, {});

@@ -1,4 +1,4 @@
-// The supervision framework (SPEC §2), through its public API.
+// The supervision framework, through its public API.
 
 #include <doctest/doctest.h>
 
@@ -7,6 +7,7 @@
 #include "test_support.hpp"
 
 #include <atomic>
+#include <future>
 
 using namespace pooler;
 using namespace std::chrono_literals;
@@ -302,6 +303,36 @@ TEST_CASE_FIXTURE(started_sup, "simple_one_for_one: a slow start does not "
   CHECK(shutdown(sup));
 }
 
+TEST_CASE_FIXTURE(started_sup, "simple_one_for_one: a start that returns "
+                               "after its supervisor is gone leaves no child") {
+  auto slow_gate = std::make_shared<test::gate>();
+  test::gate_guard guard{slow_gate};
+  auto made = std::make_shared<std::promise<caf::actor>>();
+  auto made_future = made->get_future();
+  child_spec spec = named_template(log);
+  spec.start = [log = log, slow_gate, made](caf::actor_system& sys,
+                                            const caf::message&)
+    -> caf::expected<caf::actor> {
+    slow_gate->pass();
+    auto x = sys.spawn(worker, log, std::string{"late"}, mode::plain);
+    made->set_value(x);
+    return x;
+  };
+  start(flags(strategy::simple_one_for_one), {spec});
+  auto pending = self->request(sup, caf::infinite, start_child_atom::value,
+                               caf::make_message(std::string{"late"}));
+  REQUIRE(eventually([&] { return slow_gate->entered() == 1; }));
+  CHECK(shutdown(sup));
+  caf::error err;
+  pending.receive([](caf::actor&) {}, [&](caf::error& e) { err = e; });
+  CHECK(err == errc::start_failed);
+  slow_gate->open();
+  REQUIRE(made_future.wait_for(5s) == std::future_status::ready);
+  auto late = made_future.get();
+  watch(late);
+  CHECK(wait_down(late).has_value());
+}
+
 TEST_CASE_FIXTURE(started_sup, "simple_one_for_one: a child's graceful stop "
                                "does not hold up other requests") {
   child_spec spec = named_template(log);
@@ -337,6 +368,8 @@ TEST_CASE_FIXTURE(started_sup, "simple_one_for_one handles 10000 children "
   child_spec spec;
   spec.id = "many";
   spec.restart = restart_type::temporary;
+  // The supervisor's bookkeeping at scale, not 10,000 runner threads.
+  spec.inline_start = true;
   spec.start = [](caf::actor_system& sys) -> caf::expected<caf::actor> {
     return sys.spawn(worker, nullptr, std::string{}, mode::plain);
   };
