@@ -34,6 +34,7 @@ child_spec starter_sup_spec(std::shared_ptr<registry> reg) {
   worker.start = spawn_job;
   worker.restart = restart_type::temporary;
   worker.shutdown = shutdown_spec::kill();
+  worker.inline_start = true; // spawning a starter never blocks
   child_spec spec;
   spec.id = "starter_sup";
   spec.type = child_type::supervisor;

@@ -9,6 +9,10 @@ namespace pooler {
 
 struct stopper_state {
   stop_job job;
+  bool member_down = false;
+  /// A stopper that ends before its member (killed, or its stop hook threw)
+  /// kills the member: the pool's down message for it must always come.
+  ~stopper_state();
 };
 
 /// Stops one member: runs the pool's `stop` hook, or asks the member

@@ -1,6 +1,6 @@
 #pragma once
 
-// The supervisor actor (SPEC §2): private to the library. The public face is
+// The supervisor actor, private to the library. The public face is
 // include/pooler/supervisor.hpp; start_supervisor (src/supervisor_api.cpp)
 // starts the children and hands them to `spawn_supervisor`.
 
@@ -18,15 +18,29 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/atom.hpp>
 #include <caf/behavior.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/result.hpp>
 
 #include "pooler/supervisor.hpp"
 
 namespace pooler {
+
+// Messages a supervisor sends itself.
+using retry_atom = caf::atom_constant<caf::atom("sup_retry")>;
+using stop_tick_atom = caf::atom_constant<caf::atom("sup_tick")>;
+using teardown_atom = caf::atom_constant<caf::atom("sup_tear")>;
+/// (dyn_kill, actor_addr): a simple_one_for_one child's shutdown time is up.
+using dyn_kill_atom = caf::atom_constant<caf::atom("sup_dkill")>;
+
+/// The default handler of a supervisor: an unknown request gets
+/// `sec::unexpected_message`, other unknown messages are dropped.
+caf::result<caf::message> reject_unknown(caf::scheduled_actor* self,
+                                         caf::message_view&);
 
 /// What a new supervisor actor starts with.
 struct supervisor_init {
@@ -78,6 +92,10 @@ public:
   void on_retry(uint64_t key, uint64_t incarnation);
   void on_stop_tick(uint64_t gen);
   void on_teardown();
+  /// A runner's result for a simple_one_for_one start; an error reply makes
+  /// the runner kill the child it started.
+  caf::result<void> on_started(uint64_t key, caf::message& result);
+  void on_dynamic_kill(const caf::actor_addr& child);
 
 private:
   /// One child (static supervisors) or one dynamic child (simple_one_for_one).
@@ -117,6 +135,20 @@ private:
     std::unordered_set<caf::actor_addr> alive; ///< items not down yet
     uint64_t tick_gen = 0;
     std::function<void()> then;
+  };
+
+  /// A simple_one_for_one start whose factory runs on a runner.
+  struct pending_start {
+    caf::response_promise promise;
+    caf::message args;
+  };
+
+  /// A simple_one_for_one child being terminated: stopped concurrently with
+  /// everything else, answered when its down message arrives.
+  struct dynamic_stop {
+    caf::actor handle;
+    shutdown_spec how;
+    std::vector<caf::response_promise> promises;
   };
 
   bool dynamic() const {
@@ -165,12 +197,24 @@ private:
   void leave_busy();
   void begin_terminate(caf::error reason);
 
+  // simple_one_for_one: starts and stops that never make the supervisor busy
+  caf::actor add_dynamic(caf::actor child, caf::message args);
+  void launch_start(uint64_t key);
+  void stop_dynamic(uint64_t key, caf::response_promise rp);
+  void dynamic_down(const caf::actor_addr& child);
+  void fail_pending_starts();
+
   self_ptr self_;
   sup_flags flags_;
   child_spec template_; ///< simple_one_for_one only
   std::vector<child_rec> children_;                 ///< static: start order
   std::unordered_map<uint64_t, child_rec> dynamic_; ///< simple_one_for_one
   std::unordered_map<caf::actor_addr, uint64_t> by_addr_; ///< running
+  std::unordered_map<uint64_t, pending_start> starting_; ///< by start key
+  std::unordered_map<caf::actor_addr, dynamic_stop> stopping_;
+  static constexpr size_t max_running_starts = 64;
+  size_t running_starts_ = 0;     ///< runners whose result has not come
+  std::deque<uint64_t> queued_starts_; ///< starts waiting for a runner
   uint64_t next_key_ = 1;
   std::deque<exit_event> pending_;
   std::deque<clock::time_point> restarts_; ///< intensity window

@@ -1,11 +1,13 @@
-// The supervision framework (SPEC §2), through its public API.
+// The supervision framework, through its public API.
 
 #include <doctest/doctest.h>
 
 #include "pooler/supervisor.hpp"
+#include "gate.hpp"
 #include "test_support.hpp"
 
 #include <atomic>
+#include <future>
 
 using namespace pooler;
 using namespace std::chrono_literals;
@@ -268,11 +270,106 @@ TEST_CASE_FIXTURE(started_sup, "simple_one_for_one children are independent "
   CHECK(shutdown(sup));
 }
 
+TEST_CASE_FIXTURE(started_sup, "simple_one_for_one: a slow start does not "
+                               "hold up other starts") {
+  auto slow_gate = std::make_shared<test::gate>();
+  test::gate_guard guard{slow_gate};
+  child_spec spec = named_template(log);
+  spec.start = [log = log, slow_gate](caf::actor_system& sys,
+                                      const caf::message& extra)
+    -> caf::expected<caf::actor> {
+    auto name = extra.get_as<std::string>(0);
+    if (name == "slow")
+      slow_gate->pass();
+    log->add("start:" + name);
+    return sys.spawn(worker, log, name, mode::plain);
+  };
+  start(flags(strategy::simple_one_for_one), {spec});
+  auto slow = self->request(sup, caf::infinite, start_child_atom::value,
+                            caf::make_message(std::string{"slow"}));
+  REQUIRE(eventually([&] { return slow_gate->entered() == 1; }));
+  // The slow factory is still blocked: the fast start must not wait for it.
+  auto fast = start_child(self, sup, caf::make_message(std::string{"fast"}));
+  CHECK(fast);
+  CHECK(log->since(0) == strings{"start:fast"});
+  slow_gate->open();
+  caf::actor slow_child;
+  slow.receive([&](caf::actor& x) { slow_child = std::move(x); },
+               [](caf::error&) {});
+  CHECK(slow_child);
+  auto counts = count_children(self, sup);
+  REQUIRE(counts);
+  CHECK(counts->active == 2);
+  CHECK(shutdown(sup));
+}
+
+TEST_CASE_FIXTURE(started_sup, "simple_one_for_one: a start that returns "
+                               "after its supervisor is gone leaves no child") {
+  auto slow_gate = std::make_shared<test::gate>();
+  test::gate_guard guard{slow_gate};
+  auto made = std::make_shared<std::promise<caf::actor>>();
+  auto made_future = made->get_future();
+  child_spec spec = named_template(log);
+  spec.start = [log = log, slow_gate, made](caf::actor_system& sys,
+                                            const caf::message&)
+    -> caf::expected<caf::actor> {
+    slow_gate->pass();
+    auto x = sys.spawn(worker, log, std::string{"late"}, mode::plain);
+    made->set_value(x);
+    return x;
+  };
+  start(flags(strategy::simple_one_for_one), {spec});
+  auto pending = self->request(sup, caf::infinite, start_child_atom::value,
+                               caf::make_message(std::string{"late"}));
+  REQUIRE(eventually([&] { return slow_gate->entered() == 1; }));
+  CHECK(shutdown(sup));
+  caf::error err;
+  pending.receive([](caf::actor&) {}, [&](caf::error& e) { err = e; });
+  CHECK(err == errc::start_failed);
+  slow_gate->open();
+  REQUIRE(made_future.wait_for(5s) == std::future_status::ready);
+  auto late = made_future.get();
+  watch(late);
+  CHECK(wait_down(late).has_value());
+}
+
+TEST_CASE_FIXTURE(started_sup, "simple_one_for_one: a child's graceful stop "
+                               "does not hold up other requests") {
+  child_spec spec = named_template(log);
+  spec.start = [log = log](caf::actor_system& sys, const caf::message& extra)
+    -> caf::expected<caf::actor> {
+    auto name = extra.get_as<std::string>(0);
+    return sys.spawn(worker, log, name,
+                     name == "stubborn" ? mode::stubborn : mode::plain);
+  };
+  spec.shutdown = shutdown_spec::wait(60s);
+  start(flags(strategy::simple_one_for_one), {spec});
+  auto stubborn = start_child(self, sup,
+                              caf::make_message(std::string{"stubborn"}));
+  REQUIRE(stubborn);
+  // Both requests come from one sender, so the terminate is handled first.
+  auto term = self->request(sup, caf::infinite, terminate_child_atom::value,
+                            *stubborn);
+  auto other = start_child(self, sup, caf::make_message(std::string{"other"}));
+  CHECK(other);
+  auto counts = count_children(self, sup);
+  REQUIRE(counts);
+  CHECK(counts->active == 1); // the stubborn child is no longer listed
+  // The terminate is answered once the child is gone.
+  caf::anon_send_exit(*stubborn, caf::exit_reason::kill);
+  bool terminated = false;
+  term.receive([&] { terminated = true; }, [](caf::error&) {});
+  CHECK(terminated);
+  CHECK(shutdown(sup));
+}
+
 TEST_CASE_FIXTURE(started_sup, "simple_one_for_one handles 10000 children "
                                "and stops them all at once") {
   child_spec spec;
   spec.id = "many";
   spec.restart = restart_type::temporary;
+  // The supervisor's bookkeeping at scale, not 10,000 runner threads.
+  spec.inline_start = true;
   spec.start = [](caf::actor_system& sys) -> caf::expected<caf::actor> {
     return sys.spawn(worker, nullptr, std::string{}, mode::plain);
   };

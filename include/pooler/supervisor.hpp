@@ -1,6 +1,6 @@
 #pragma once
 
-// Erlang/OTP-style supervisors on CAF 0.17 (SPEC §2).
+// Erlang/OTP-style supervisors on CAF 0.17.
 //
 // A supervisor is an actor that starts children from child specs, monitors
 // them and restarts them by its strategy. Children are supervised with
@@ -12,8 +12,11 @@
 // (e.g. `user_shutdown` from its parent) makes it stop its children (reverse
 // start order; simple_one_for_one: all at once) and exit with that reason. A
 // normal exit message is ignored, as by any CAF actor. While it stops children
-// (a shutdown, or an all_for_one/rest_for_one restart) it answers no request:
-// requests wait in its mailbox, as with OTP's blocking supervisor.
+// (a shutdown, an all_for_one/rest_for_one restart, a terminate_child by id)
+// it answers no request: requests wait in its mailbox, as with OTP's blocking
+// supervisor. simple_one_for_one never waits on one child: its start function
+// runs on a thread of its own (unless `inline_start`), and terminate_child
+// answers when that child is down while other requests are served.
 
 #include <chrono>
 #include <cstddef>
@@ -35,7 +38,7 @@
 
 namespace pooler {
 
-/// How a supervisor reacts to the death of a child (SPEC §2.3).
+/// How a supervisor reacts to the death of a child, as in OTP.
 enum class strategy { one_for_one, all_for_one, rest_for_one, simple_one_for_one };
 
 /// When a dead child is restarted: always, unless it exited normally (or with
@@ -117,7 +120,7 @@ private:
   std::function<signature> fn_;
 };
 
-/// One child of a supervisor (SPEC §2.2).
+/// One child of a supervisor: how to start, restart and stop it.
 struct child_spec {
   std::string id;
   start_fn start;
@@ -125,6 +128,10 @@ struct child_spec {
   /// Unset: 5 s for workers, infinity for supervisors.
   std::optional<shutdown_spec> shutdown;
   child_type type = child_type::worker;
+  /// simple_one_for_one: by default the start function runs on a thread of
+  /// its own, so a slow start never holds up the supervisor. Set this for a
+  /// start that only spawns an actor: it then runs in the supervisor itself.
+  bool inline_start = false;
 
   /// The shutdown that applies, with the default filled in.
   shutdown_spec effective_shutdown() const;
@@ -203,7 +210,8 @@ caf::expected<caf::actor> start_child(caf::scoped_actor& self,
                                       const caf::actor& sup, child_spec spec);
 
 /// simple_one_for_one only: starts a child from the template spec with
-/// `args` as extra arguments. Error `simple_one_for_one` on other strategies.
+/// `args` as extra arguments. Error `simple_one_for_one` on other strategies,
+/// `start_failed` if the supervisor shuts down before the start returned.
 caf::expected<caf::actor> start_child(caf::scoped_actor& self,
                                       const caf::actor& sup, caf::message args);
 
