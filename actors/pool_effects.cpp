@@ -107,7 +107,8 @@ void pool_state::start_member(start_id id) {
     return;
   }
   auto& cfg = book->config();
-  start_job job{self, member_sup, cfg.initialize, cfg.member_start_timeout, id};
+  start_job job{self, member_sup, cfg.initialize, cfg.member_start_timeout, id,
+                cfg.name};
   self
     ->request(ss, caf::infinite, start_child_atom::value,
               caf::make_message(std::move(job)))

@@ -69,6 +69,7 @@ struct start_job {
   member_hook initialize;
   caf::timespan timeout;
   uint64_t id = 0;
+  std::string pool_name; ///< the subject of the errors the starter reports
 };
 
 /// What a stopper needs to stop one member.

@@ -103,7 +103,7 @@ starter_state::~starter_state() {
     caf::anon_send_exit(member, caf::exit_reason::kill);
   if (job.pool)
     caf::anon_send(job.pool, accept_atom::value, job.id,
-                   make_error(errc::start_failed, "",
+                   make_error(errc::start_failed, job.pool_name,
                               "starter stopped"));
 }
 
@@ -116,7 +116,7 @@ caf::behavior starter(caf::stateful_actor<starter_state>* self, start_job job) {
       report_failure(self);
     } else if (!st.member && dm.source == st.job.member_sup.address()) {
       // Its children die with it, and its answer will never come.
-      fail(self, make_error(errc::start_failed, "",
+      fail(self, make_error(errc::start_failed, st.job.pool_name,
                             "member supervisor stopped"));
       report_failure(self);
     }
@@ -141,7 +141,7 @@ caf::behavior starter(caf::stateful_actor<starter_state>* self, start_job job) {
         report_member(self);
     },
     [self](start_timeout_atom) {
-      fail(self, make_error(errc::start_failed, "",
+      fail(self, make_error(errc::start_failed, self->state.job.pool_name,
                             "not started within member_start_timeout"));
     },
   };

@@ -98,7 +98,7 @@ struct fixture : test::fixture {
   start_job job(caf::actor msup, member_hook init,
                 caf::timespan timeout = 5s) {
     return {caf::actor_cast<caf::actor>(self), std::move(msup), std::move(init),
-            timeout, 7};
+            timeout, 7, "p"};
   }
 
   /// The starter's report: the member, or the failure's cause. Records how
@@ -185,6 +185,7 @@ TEST_CASE_FIXTURE(fixture, "starter: a start past member_start_timeout is "
   CHECK(r.cause == errc::start_failed);
   CHECK(error_detail(r.cause).find("member_start_timeout")
         != std::string::npos);
+  CHECK(error_subject(r.cause) == "p"); // names the pool
   CHECK(r.gone_before == 1);
 }
 
@@ -200,6 +201,7 @@ TEST_CASE_FIXTURE(fixture, "starter: a killed starter kills its member and "
   auto r = wait_report();
   REQUIRE(r.arrived);
   CHECK(r.cause == errc::start_failed);
+  CHECK(error_subject(r.cause) == "p");
   CHECK(wait_down(m).has_value());
 }
 
