@@ -1,4 +1,4 @@
-// Pool semantics (SPEC §4), one test case per rule, through the public API.
+// Pool semantics, one test case per rule, through the public API.
 
 #include "pool_fixture.hpp"
 
