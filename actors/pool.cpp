@@ -3,6 +3,7 @@
 // every timer is a delayed message.
 
 #include "actors/pool_state.hpp"
+#include "actors/supervisor_state.hpp"
 
 #include <algorithm>
 #include <random>
@@ -153,9 +154,16 @@ pool_state::reconfigure(pool_config next) {
     return to_error(*refused);
   if (auto valid = validate(next, self->system().config()); !valid)
     return std::move(valid.error());
+  auto old_shutdown = book->config().member_shutdown;
   auto res = book->reconfigure(next, tick_clock());
   if (res.error)
     return to_error(*res.error);
+  // Stoppers read the book's config; the member supervisor keeps its own
+  // copy, used when the whole pool stops.
+  if (next.member_shutdown != old_shutdown)
+    self->send(member_sup, template_shutdown_atom::value,
+               !next.member_shutdown,
+               next.member_shutdown.value_or(caf::timespan{0}));
   // The registry keeps the new config: it survives a restart of this actor
   // and moves the pool between groups.
   reg->set_config(next);
@@ -206,9 +214,26 @@ std::vector<member_info> pool_state::stats() const {
   return result;
 }
 
+caf::error pool_state::not_ready() const {
+  auto& cfg = book->config();
+  auto u = book->usage();
+  auto running = u.free_count + u.in_use_count + u.checking_count;
+  if (running >= cfg.min_ready)
+    return {};
+  auto detail = "min_ready is " + std::to_string(cfg.min_ready) + " but "
+                + std::to_string(running) + " of "
+                + std::to_string(cfg.init_count) + " members started";
+  if (!u.last_start_failure.empty())
+    detail += "; last start failed: " + u.last_start_failure;
+  return make_error(errc::start_failed, name, std::move(detail));
+}
+
 caf::result<void> pool_state::ready() {
-  if (book->initial_done())
+  if (book->initial_done()) {
+    if (auto err = not_ready())
+      return err;
     return caf::unit;
+  }
   ready_waiters.push_back(self->make_response_promise());
   return ready_waiters.back();
 }

@@ -86,8 +86,12 @@ void pool_state::apply_one(const effect& e) {
       [this](const fx::observe& x) { metrics.seconds(x.m, x.d); },
       [this](const fx::warn& x) { warn("pool \"" + name + "\": " + x.text); },
       [this](const fx::ready&) {
+        auto err = not_ready();
         for (auto& rp : ready_waiters)
-          rp.deliver(caf::unit);
+          if (err)
+            rp.deliver(err);
+          else
+            rp.deliver(caf::unit);
         ready_waiters.clear();
       },
       [this](const fx::reconfigured& x) {

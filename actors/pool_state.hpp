@@ -67,6 +67,9 @@ struct pool_state {
   utilization usage() const;
   std::vector<member_info> stats() const;
   caf::result<void> ready();
+  /// start_failed when fewer than min_ready members run once the initial
+  /// starts have reported; none otherwise.
+  caf::error not_ready() const;
 
   // -- carrying out the book's effects -----------------------------------------
   /// Stamps the message's time: one clock read per message.

@@ -249,6 +249,10 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
     [&st](run_done_atom, uint64_t key, caf::message& result) {
       return st.on_started(key, result);
     },
+    [&st](template_shutdown_atom, bool brutal, caf::timespan after) {
+      st.set_template_shutdown(brutal ? shutdown_spec::kill()
+                                      : shutdown_spec::wait(after));
+    },
     [&st](dyn_kill_atom, const caf::actor_addr& child) {
       st.on_dynamic_kill(child);
     },

@@ -144,6 +144,12 @@ void supervisor_state::stop_dynamic(uint64_t key, caf::response_promise rp) {
   stopping_.emplace(addr, std::move(s));
 }
 
+void supervisor_state::set_template_shutdown(shutdown_spec how) {
+  // Children share the template (spec_of): one assignment reaches them all.
+  if (dynamic())
+    template_.shutdown = how;
+}
+
 void supervisor_state::on_dynamic_kill(const caf::actor_addr& child) {
   auto i = stopping_.find(child);
   if (i != stopping_.end())

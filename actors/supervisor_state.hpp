@@ -37,6 +37,13 @@ using teardown_atom = caf::atom_constant<caf::atom("sup_tear")>;
 /// (dyn_kill, actor_addr): a simple_one_for_one child's shutdown time is up.
 using dyn_kill_atom = caf::atom_constant<caf::atom("sup_dkill")>;
 
+// Messages from pooler's own actors.
+/// (template_shutdown, bool brutal_kill, timespan): a simple_one_for_one
+/// supervisor's children, running and future, stop with this shutdown spec
+/// from now on (a pool's reconfigured member_shutdown). Ignored by other
+/// strategies.
+using template_shutdown_atom = caf::atom_constant<caf::atom("sup_tshut")>;
+
 /// The default handler of a supervisor: an unknown request gets
 /// `sec::unexpected_message`, other unknown messages are dropped.
 caf::result<caf::message> reject_unknown(caf::scheduled_actor* self,
@@ -96,6 +103,7 @@ public:
   /// the runner kill the child it started.
   caf::result<void> on_started(uint64_t key, caf::message& result);
   void on_dynamic_kill(const caf::actor_addr& child);
+  void set_template_shutdown(shutdown_spec how);
 
 private:
   /// One child (static supervisors) or one dynamic child (simple_one_for_one).

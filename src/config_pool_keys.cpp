@@ -155,6 +155,7 @@ const key_entry pool_keys[] = {
   {"member-start-timeout", read_duration<&pool_config::member_start_timeout>,
    false},
   {"queue-max", read_count<&pool_config::queue_max>, false},
+  {"min-ready", read_count<&pool_config::min_ready>, false},
   {"auto-grow-threshold", read_auto_grow, false},
   {"initialize", read_hook<&pool_config::initialize>, false},
   {"stop", read_hook<&pool_config::stop>, false},

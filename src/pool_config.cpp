@@ -126,6 +126,10 @@ std::string check_counts(const pool_config& cfg, const key_speller& key) {
     return key("max_count") + ": " + key("init_count") + " ("
            + std::to_string(cfg.init_count) + ") > " + key("max_count") + " ("
            + std::to_string(cfg.max_count) + ")";
+  if (cfg.min_ready > cfg.init_count)
+    return key("min_ready") + ": " + key("min_ready") + " ("
+           + std::to_string(cfg.min_ready) + ") > " + key("init_count") + " ("
+           + std::to_string(cfg.init_count) + ")";
   return {};
 }
 

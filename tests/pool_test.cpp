@@ -222,6 +222,37 @@ TEST_CASE_FIXTURE(fixture, "a member type that always fails gives a pool that an
   CHECK(detail.find("cannot connect") != std::string::npos);
 }
 
+TEST_CASE_FIXTURE(fixture, "min_ready: a pool whose members cannot start fails new_pool with the cause and leaves nothing behind") {
+  auto cfg = pool("p", 2, 3);
+  cfg.min_ready = 1;
+  cfg.start = pooler::member_factory::function(
+    [](caf::actor_system&) -> caf::expected<caf::actor> {
+      return caf::make_error(caf::sec::runtime_error, "cannot connect");
+    });
+  auto res = app.new_pool(cfg);
+  REQUIRE(!res);
+  CHECK(res.error() == errc::start_failed);
+  CHECK(pooler::error_subject(res.error()) == "p");
+  auto detail = pooler::error_detail(res.error());
+  CHECK(detail.find("min_ready is 1 but 0 of 2 members started") != std::string::npos);
+  CHECK(detail.find("cannot connect") != std::string::npos);
+  // The name is free again: the same pool with working members comes up.
+  CHECK(app.take_member(self, "p").error() == errc::pool_not_found);
+  auto ok = pool("p", 2, 3);
+  ok.min_ready = 2;
+  REQUIRE(app.new_pool(ok));
+  CHECK(usage("p").free_count == 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "min_ready above init_count is an invalid config naming the key") {
+  auto cfg = pool("p", 1, 3);
+  cfg.min_ready = 2;
+  auto res = app.new_pool(cfg);
+  REQUIRE(!res);
+  CHECK(res.error() == errc::invalid_config);
+  CHECK(pooler::error_detail(res.error()).find("min_ready") != std::string::npos);
+}
+
 TEST_CASE_FIXTURE(fixture, "culling stops the oldest idle members down to init_count") {
   auto cfg = pool("p", 1, 4);
   cfg.cull_interval = 20ms;

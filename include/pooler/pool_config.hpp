@@ -116,6 +116,10 @@ struct pool_config {
   caf::timespan max_age = std::chrono::seconds(30);
   caf::timespan member_start_timeout = std::chrono::minutes(1);
   size_t queue_max = 50;
+  /// new_pool and app::start fail with start_failed (and the cause) unless
+  /// this many of the init_count members started; 0 = the pool comes up
+  /// anyway and keeps trying (Erlang pooler's way).
+  size_t min_ready = 0;
   std::optional<size_t> auto_grow_threshold;
   member_hook initialize;
   member_hook stop;
