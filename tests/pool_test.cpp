@@ -2,6 +2,7 @@
 
 #include "pool_fixture.hpp"
 
+#include <atomic>
 #include <future>
 
 using namespace test;
@@ -251,6 +252,29 @@ TEST_CASE_FIXTURE(fixture, "min_ready above init_count is an invalid config nami
   REQUIRE(!res);
   CHECK(res.error() == errc::invalid_config);
   CHECK(pooler::error_detail(res.error()).find("min_ready") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(fixture, "a reconfigured member_shutdown reaches the members when the pool is removed") {
+  // Members that see a graceful exit (user_shutdown) say so; brutal_kill
+  // cannot be trapped.
+  auto graceful = std::make_shared<std::atomic<int>>(0);
+  auto cfg = pool("p", 2, 2);
+  cfg.start = pooler::member_factory::function(
+    [graceful](caf::actor_system& sys) -> caf::expected<caf::actor> {
+      return sys.spawn([graceful](caf::event_based_actor* m) -> caf::behavior {
+        m->set_exit_handler([m, graceful](caf::exit_msg& em) {
+          if (em.reason == caf::exit_reason::user_shutdown)
+            ++*graceful;
+          m->quit(em.reason);
+        });
+        return {[](int64_t x) { return x; }};
+      });
+    });
+  REQUIRE(app.new_pool(cfg)); // member_shutdown unset: brutal_kill
+  cfg.member_shutdown = std::chrono::seconds(5);
+  REQUIRE(app.pool_reconfigure("p", cfg));
+  REQUIRE(app.rm_pool("p"));
+  CHECK(graceful->load() == 2);
 }
 
 TEST_CASE_FIXTURE(fixture, "culling stops the oldest idle members down to init_count") {
