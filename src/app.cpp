@@ -21,17 +21,54 @@ void app_state::stop(bool wait) {
     return;
   if (!wait) {
     caf::anon_send_exit(top, caf::exit_reason::user_shutdown);
+    reg->clear();
     return;
   }
   caf::scoped_actor self{*sys};
   self->monitor(top);
   self->send_exit(top, caf::exit_reason::user_shutdown);
   self->receive([](caf::down_msg&) {});
+  // Pools under the application's own supervisors are no longer reachable
+  // by name either: the handle is done.
+  reg->clear();
+  std::lock_guard guard{group_mtx};
+  group_members.clear();
+}
+
+void app_state::watch_tree(const std::shared_ptr<app_state>& st) {
+  std::weak_ptr<app_state> weak = st;
+  // Runs on the thread that ends the top supervisor; the registry is
+  // thread-safe and the flag atomic.
+  caf::actor_cast<caf::abstract_actor*>(st->top)->attach_functor([weak] {
+    if (auto st = weak.lock()) {
+      st->stopped.store(true, std::memory_order_release);
+      st->reg->clear();
+    }
+  });
 }
 
 app_state::~app_state() {
   // The last handle may go away inside an actor: never block there.
   stop(false);
+}
+
+caf::error stopped_error(const std::string& subject) {
+  return make_error(errc::app_stopped, subject,
+                    "the pooler app is stopped or empty");
+}
+
+caf::error unusable(const app_state* st, const std::string& subject) {
+  if (st == nullptr || !st->running())
+    return stopped_error(subject);
+  return {};
+}
+
+caf::error call_error(const app_state* st, const std::string& pool,
+                      caf::error err) {
+  if (err == caf::sec::request_receiver_down)
+    return unusable(st, pool) ? stopped_error(pool)
+                              : make_error(errc::pool_not_found, pool);
+  return err;
 }
 
 int64_t take_timeout_ns(caf::timespan timeout) {
@@ -69,25 +106,33 @@ caf::error error_from_exception(std::exception_ptr ep) {
 
 namespace {
 
+/// Asks a pool actor; a pool that vanished meanwhile answers as the API
+/// promises (pool_not_found, or app_stopped after stop), never with CAF's
+/// request_receiver_down.
 template <class T>
-caf::expected<T> ask(caf::actor_system& sys, const caf::actor& dest,
-                     caf::message msg, caf::timespan timeout
-                                       = std::chrono::seconds(10)) {
+caf::expected<T> ask(const detail::app_state& st, const std::string& pool,
+                     const caf::actor& dest, caf::message msg,
+                     caf::timespan timeout = std::chrono::seconds(10)) {
   caf::expected<T> result{caf::sec::none};
-  caf::scoped_actor self{sys};
+  caf::scoped_actor self{*st.sys};
   self->request(dest, timeout, std::move(msg))
     .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) { result = std::move(err); });
+             [&](caf::error& err) {
+               result = detail::call_error(&st, pool, std::move(err));
+             });
   return result;
 }
 
-caf::expected<void> ask_void(caf::actor_system& sys, const caf::actor& dest,
+caf::expected<void> ask_void(const detail::app_state& st,
+                             const std::string& pool, const caf::actor& dest,
                              caf::message msg,
                              caf::timespan timeout = std::chrono::seconds(10)) {
   caf::expected<void> result;
-  caf::scoped_actor self{sys};
+  caf::scoped_actor self{*st.sys};
   self->request(dest, timeout, std::move(msg))
-    .receive([] {}, [&](caf::error& err) { result = std::move(err); });
+    .receive([] {}, [&](caf::error& err) {
+      result = detail::call_error(&st, pool, std::move(err));
+    });
   return result;
 }
 
@@ -105,6 +150,10 @@ struct take_ctx {
 };
 
 void take_async(caf::event_based_actor* self, std::shared_ptr<take_ctx> ctx) {
+  if (auto err = detail::unusable(ctx->st.get(), ctx->pool)) {
+    ctx->on_error(std::move(err));
+    return;
+  }
   ctx->handle = ctx->st->reg->cached_pool(ctx->pool);
   if (!ctx->handle) {
     ctx->on_error(make_error(errc::pool_not_found, ctx->pool));
@@ -124,7 +173,9 @@ void take_async(caf::event_based_actor* self, std::shared_ptr<take_ctx> ctx) {
               take_async(self, ctx);
               return;
             }
-            ctx->on_error(detail::take_error(ctx->pool, std::move(err)));
+            ctx->on_error(detail::call_error(
+              ctx->st.get(), ctx->pool,
+              detail::take_error(ctx->pool, std::move(err))));
           });
 }
 
@@ -147,6 +198,7 @@ caf::expected<app> app::start(caf::actor_system& sys,
   if (!top)
     return std::move(top.error());
   st->top = std::move(*top);
+  detail::app_state::watch_tree(st);
   app result{std::move(st)};
   for (auto& cfg : pools) {
     if (auto ok = result.new_pool(std::move(cfg)); !ok) {
@@ -158,10 +210,17 @@ caf::expected<app> app::start(caf::actor_system& sys,
 }
 
 void app::stop() {
-  state_->stop(true);
+  if (state_)
+    state_->stop(true);
+}
+
+bool app::running() const noexcept {
+  return state_ && state_->running();
 }
 
 caf::expected<void> app::new_pool(pool_config cfg) {
+  if (auto err = detail::unusable(state_.get(), cfg.name))
+    return err;
   if (state_->remote)
     return detail::local_only(*state_, cfg.name, "new_pool");
   if (auto valid = validate(cfg, system().config()); !valid)
@@ -178,11 +237,13 @@ caf::expected<void> app::new_pool(pool_config cfg) {
   }
   // Usable once the init_count starts have reported or timed out.
   auto timeout = cfg.member_start_timeout + std::chrono::seconds(5);
-  return ask_void(system(), reg.pool(name), caf::make_message(ready_atom::value),
-                  timeout);
+  return ask_void(*state_, name, reg.pool(name),
+                  caf::make_message(ready_atom::value), timeout);
 }
 
 caf::expected<void> app::rm_pool(const std::string& name) {
+  if (auto err = detail::unusable(state_.get(), name))
+    return err;
   if (auto err = detail::local_only(*state_, name, "rm_pool"))
     return err;
   auto& reg = *state_->reg;
@@ -200,6 +261,8 @@ caf::expected<void> app::rm_pool(const std::string& name) {
 }
 
 caf::expected<void> app::rm_group(const std::string& group) {
+  if (auto err = detail::unusable(state_.get(), group))
+    return err;
   auto pools = group_pools(group);
   if (pools.empty())
     return make_error(errc::group_not_found, group);
@@ -211,16 +274,20 @@ caf::expected<void> app::rm_group(const std::string& group) {
 
 caf::expected<std::vector<reconfigure_action>>
 app::pool_reconfigure(const std::string& name, pool_config cfg) {
+  if (auto err = detail::unusable(state_.get(), name))
+    return err;
   if (auto err = detail::local_only(*state_, name, "pool_reconfigure"))
     return err;
   auto pool = state_->reg->pool(name);
   if (!pool)
     return make_error(errc::pool_not_found, name);
   return ask<std::vector<reconfigure_action>>(
-    system(), pool, caf::make_message(reconf_atom::value, std::move(cfg)));
+    *state_, name, pool, caf::make_message(reconf_atom::value, std::move(cfg)));
 }
 
 caf::expected<pool_config> app::pool_config_of(const std::string& name) {
+  if (auto err = detail::unusable(state_.get(), name))
+    return err;
   if (auto err = detail::local_only(*state_, name, "pool_config_of"))
     return err;
   if (auto cfg = state_->reg->config(name))
@@ -231,7 +298,27 @@ caf::expected<pool_config> app::pool_config_of(const std::string& name) {
 // -- taking and returning ------------------------------------------------------------
 
 const caf::actor& app::pool_handle(const std::string& pool) const {
+  static const caf::actor none;
+  if (!running())
+    return none;
   return state_->reg->cached_pool(pool);
+}
+
+caf::error app::missing_pool(const std::string& pool) const {
+  if (auto err = detail::unusable(state_.get(), pool))
+    return err;
+  return make_error(errc::pool_not_found, pool);
+}
+
+caf::error app::check_take(const std::string& pool,
+                           caf::timespan timeout) const {
+  if (auto err = detail::unusable(state_.get(), pool))
+    return err;
+  if (timeout < caf::timespan{0})
+    return make_error(errc::invalid_argument, pool,
+                      "take timeout is negative ("
+                        + std::to_string(timeout.count()) + " ns)");
+  return {};
 }
 
 app::take_response app::request_take(caf::event_based_actor* self,
@@ -255,11 +342,8 @@ bool app::pool_restarted(const caf::error& err, const std::string& pool,
 }
 
 caf::error app::take_failed(const std::string& pool, caf::error err) const {
-  return detail::take_error(pool, std::move(err));
-}
-
-caf::error app::pool_not_found(const std::string& pool) {
-  return make_error(errc::pool_not_found, pool);
+  return detail::call_error(state_.get(), pool,
+                            detail::take_error(pool, std::move(err)));
 }
 
 void app::take_member_impl(caf::event_based_actor* self,
@@ -277,6 +361,8 @@ caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
                                            const std::string& pool,
                                            caf::timespan timeout,
                                            std::optional<std::string> affinity) {
+  if (auto err = check_take(pool, timeout))
+    return err;
   auto ns = detail::take_timeout_ns(timeout);
   auto msg = affinity && !affinity->empty()
                ? caf::make_message(take_atom::value, ns, *affinity)
@@ -294,9 +380,9 @@ caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
     // A pool actor that died meanwhile may have been restarted.
     if (result.error() != caf::sec::request_receiver_down
         || state_->reg->pool(pool) == handle)
-      return detail::take_error(pool, std::move(result.error()));
+      return take_failed(pool, std::move(result.error()));
   }
-  return make_error(errc::pool_not_found, pool);
+  return missing_pool(pool);
 }
 
 void app::return_member(const std::string& pool, const caf::actor& member,
@@ -306,7 +392,7 @@ void app::return_member(const std::string& pool, const caf::actor& member,
 
 void app::return_member(const std::string& pool, const caf::actor& member,
                         member_status s, uint64_t requests_handled) {
-  if (auto& handle = state_->reg->cached_pool(pool))
+  if (auto& handle = pool_handle(pool))
     caf::anon_send(handle, return_atom::value, member, s == member_status::fail,
                    requests_handled);
   else
@@ -316,7 +402,7 @@ void app::return_member(const std::string& pool, const caf::actor& member,
 void app::return_member(caf::event_based_actor* self, const std::string& pool,
                         const caf::actor& member, member_status s,
                         uint64_t requests_handled) {
-  if (auto& handle = state_->reg->cached_pool(pool))
+  if (auto& handle = pool_handle(pool))
     self->send(handle, return_atom::value, member, s == member_status::fail,
                requests_handled);
   else
@@ -335,18 +421,19 @@ caf::expected<lease> app::take_lease(caf::scoped_actor& self,
 // -- introspection -----------------------------------------------------------------
 
 caf::expected<utilization> app::pool_utilization(const std::string& pool) {
-  auto handle = state_->reg->pool(pool);
+  auto handle = pool_handle(pool);
   if (!handle)
-    return make_error(errc::pool_not_found, pool);
-  return ask<utilization>(system(), handle, caf::make_message(util_atom::value));
+    return missing_pool(pool);
+  return ask<utilization>(*state_, pool, handle,
+                          caf::make_message(util_atom::value));
 }
 
 caf::expected<std::vector<member_info>>
 app::pool_stats(const std::string& pool) {
-  auto handle = state_->reg->pool(pool);
+  auto handle = pool_handle(pool);
   if (!handle)
-    return make_error(errc::pool_not_found, pool);
-  return ask<std::vector<member_info>>(system(), handle,
+    return missing_pool(pool);
+  return ask<std::vector<member_info>>(*state_, pool, handle,
                                        caf::make_message(stats_atom::value));
 }
 
@@ -354,9 +441,11 @@ caf::expected<std::vector<caf::expected<caf::message>>> app::call_free_members(
   const std::string& pool,
   std::function<caf::expected<caf::message>(const caf::actor&)> fn,
   caf::timespan timeout) {
-  auto handle = state_->reg->pool(pool);
+  if (auto err = check_take(pool, timeout))
+    return err;
+  auto handle = pool_handle(pool);
   if (!handle)
-    return make_error(errc::pool_not_found, pool);
+    return missing_pool(pool);
   // This thread's scoped actor is the consumer of every member it runs on.
   caf::scoped_actor self{system()};
   caf::expected<std::vector<caf::actor>> free{caf::sec::none};
@@ -364,7 +453,7 @@ caf::expected<std::vector<caf::expected<caf::message>>> app::call_free_members(
     .receive([&](std::vector<caf::actor>& xs) { free = std::move(xs); },
              [&](caf::error& err) { free = std::move(err); });
   if (!free)
-    return detail::take_error(pool, std::move(free.error()));
+    return take_failed(pool, std::move(free.error()));
   std::vector<caf::expected<caf::message>> results;
   for (auto& m : *free) {
     try {
@@ -378,45 +467,63 @@ caf::expected<std::vector<caf::expected<caf::message>>> app::call_free_members(
 }
 
 std::vector<std::string> app::pool_names() {
+  if (!running())
+    return {};
   return state_->reg->names();
 }
 
 caf::expected<void> app::cull_pool(const std::string& pool) {
-  auto handle = state_->reg->pool(pool);
+  auto handle = pool_handle(pool);
   if (!handle)
-    return make_error(errc::pool_not_found, pool);
-  return ask_void(system(), handle, caf::make_message(cull_atom::value));
+    return missing_pool(pool);
+  return ask_void(*state_, pool, handle, caf::make_message(cull_atom::value));
 }
 
 // -- the tree ----------------------------------------------------------------------------
 
 caf::actor_system& app::system() const {
+  if (!state_)
+    throw std::logic_error("pooler::app: an empty handle has no actor system");
   return *state_->sys;
 }
 
 caf::actor app::top_supervisor() const {
-  return state_->top;
+  return state_ ? state_->top : caf::actor{};
 }
 
 caf::expected<caf::actor> app::pool_actor(const std::string& pool) const {
+  if (auto err = detail::unusable(state_.get(), pool))
+    return err;
   if (auto x = state_->reg->pool(pool))
     return x;
   return make_error(errc::pool_not_found, pool);
 }
 
 caf::expected<caf::actor> app::pool_supervisor(const std::string& pool) const {
+  if (auto err = detail::unusable(state_.get(), pool))
+    return err;
   if (auto x = state_->reg->pool_sup(pool))
     return x;
   return make_error(errc::pool_not_found, pool);
 }
 
 caf::expected<caf::actor> app::member_supervisor(const std::string& pool) const {
+  if (auto err = detail::unusable(state_.get(), pool))
+    return err;
   if (auto x = state_->reg->member_sup(pool))
     return x;
   return make_error(errc::pool_not_found, pool);
 }
 
 child_spec pool_child_spec(app& a, pool_config cfg) {
+  if (!a.running()) {
+    child_spec spec;
+    spec.id = pool_sup_id(cfg.name);
+    spec.type = child_type::supervisor;
+    spec.start = [name = cfg.name](caf::actor_system&, const caf::message&)
+      -> caf::expected<caf::actor> { return detail::stopped_error(name); };
+    return spec;
+  }
   auto reg = a.state()->reg;
   auto inner = pool_sup_spec(reg, cfg.name);
   auto spec = inner;

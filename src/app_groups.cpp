@@ -118,6 +118,8 @@ void wait_in_best(caf::event_based_actor* self, std::shared_ptr<group_take> g) {
 } // namespace
 
 std::vector<std::string> app::group_pools(const std::string& group) {
+  if (!running())
+    return {};
   return state_->reg->group_pools(group);
 }
 
@@ -126,6 +128,10 @@ void app::take_group_member_impl(caf::event_based_actor* self,
                                  caf::timespan timeout,
                                  std::function<void(caf::actor)> on_member,
                                  std::function<void(caf::error)> on_error) {
+  if (auto err = check_take(group, timeout)) {
+    on_error(std::move(err));
+    return;
+  }
   auto pools = group_pools(group);
   if (pools.empty()) {
     on_error(make_error(errc::group_not_found, group));
@@ -143,6 +149,8 @@ void app::take_group_member_impl(caf::event_based_actor* self,
 caf::expected<caf::actor> app::take_group_member(caf::scoped_actor& self,
                                                  const std::string& group,
                                                  caf::timespan timeout) {
+  if (auto err = check_take(group, timeout))
+    return err;
   auto pools = try_order(group_pools(group));
   if (pools.empty())
     return make_error(errc::group_not_found, group);
@@ -174,6 +182,8 @@ caf::expected<caf::actor> app::take_group_member(caf::scoped_actor& self,
 
 void app::return_group_member(const std::string& group,
                               const caf::actor& member, member_status s) {
+  if (!running())
+    return;
   std::string pool;
   {
     std::lock_guard guard{state_->group_mtx};

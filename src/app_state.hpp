@@ -36,8 +36,17 @@ struct app_state {
   std::mutex group_mtx;
   std::unordered_map<caf::actor_addr, std::string> group_members;
 
-  /// Stops the tree; with `wait`, blocks until it is gone.
+  /// Stops the tree; with `wait`, blocks until it is gone. Afterwards the
+  /// registry is empty and every call answers `app_stopped`.
   void stop(bool wait);
+
+  bool running() const noexcept {
+    return !stopped.load(std::memory_order_acquire);
+  }
+
+  /// Marks the app stopped once its tree has ended by itself (its top
+  /// supervisor gave up): calls answer `app_stopped`, as after `stop()`.
+  static void watch_tree(const std::shared_ptr<app_state>& st);
 
   ~app_state();
 };
@@ -57,5 +66,17 @@ caf::duration take_request_timeout(const app_state& st, caf::timespan timeout);
 /// A failed take's error as the API promises it: a request timeout becomes
 /// `no_members` (timeout), a vanished pool `pool_not_found`.
 caf::error take_error(const std::string& pool, caf::error err);
+
+/// `app_stopped` naming `subject`, for calls on an empty or stopped handle.
+caf::error stopped_error(const std::string& subject);
+
+/// The error a call on `st` answers before doing anything: `app_stopped`
+/// when the handle is empty or stopped, else none.
+caf::error unusable(const app_state* st, const std::string& subject);
+
+/// A failed request's CAF error as the API promises it: a vanished actor is
+/// `app_stopped` after stop and `pool_not_found` before.
+caf::error call_error(const app_state* st, const std::string& pool,
+                      caf::error err);
 
 } // namespace pooler::detail

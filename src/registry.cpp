@@ -21,6 +21,12 @@ void registry::erase(const std::string& name) {
   changed();
 }
 
+void registry::clear() {
+  std::unique_lock guard{mtx_};
+  pools_.clear();
+  changed();
+}
+
 bool registry::contains(const std::string& name) const {
   std::shared_lock guard{mtx_};
   return pools_.count(name) > 0;

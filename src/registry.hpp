@@ -28,6 +28,9 @@ public:
   /// Removes a pool entry (no-op for unknown names).
   void erase(const std::string& name);
 
+  /// Removes every entry (the app stopped).
+  void clear();
+
   bool contains(const std::string& name) const;
 
   /// The current pool actor, or a null handle.

@@ -54,7 +54,8 @@ public:
 
   /// Orderly shutdown of the whole tree: pools (members stopped, waiting
   /// requestors answered `pool_not_found`), then the supervisors. Blocks until
-  /// every actor of the tree is gone. Idempotent.
+  /// every actor of the tree is gone. Idempotent. Afterwards every call
+  /// answers `app_stopped` and `pool_names()` is empty.
   void stop();
 
   /// Starts a pool and returns once its `init_count` members have reported or
@@ -83,7 +84,8 @@ public:
   /// Event-based take, the fast path: `self` becomes the consumer and is
   /// monitored. Exactly one callback runs, in `self`'s context. Errors:
   /// `no_members` (reason at_capacity, all_in_use, queue_full or timeout),
-  /// `pool_not_found`. A timeout of 0 never waits; `infinite_wait` waits
+  /// `pool_not_found`, `app_stopped`, `invalid_argument` (a negative
+  /// timeout). A timeout of 0 never waits; `infinite_wait` waits
   /// without limit. With `affinity`, prefers the member bound to that key.
   template <class OnMember, class OnError>
   void take_member(caf::event_based_actor* self, const std::string& pool,
@@ -91,9 +93,13 @@ public:
                    std::optional<std::string> affinity = std::nullopt) {
     // The callbacks go straight into CAF's response handler: no
     // std::function and no shared context on the fast path.
+    if (auto err = check_take(pool, timeout)) {
+      on_error(std::move(err));
+      return;
+    }
     const caf::actor& handle = pool_handle(pool);
     if (!handle) {
-      on_error(pool_not_found(pool));
+      on_error(missing_pool(pool));
       return;
     }
     auto first = handle.id();
@@ -212,9 +218,11 @@ public:
 
   // -- the tree (for applications' own supervisors and for tests) ---------------------
 
+  /// The actor system the tree runs in. Throws std::logic_error on an
+  /// empty handle, which has none.
   caf::actor_system& system() const;
 
-  /// The top supervisor (`pooler_sup`).
+  /// The top supervisor (`pooler_sup`); a null handle on an empty app.
   caf::actor top_supervisor() const;
 
   /// The pool actor of `pool` (changes when its supervisor restarts it).
@@ -226,7 +234,15 @@ public:
   /// The pool's member supervisor (simple_one_for_one over its members).
   caf::expected<caf::actor> member_supervisor(const std::string& pool) const;
 
+  /// An empty handle: every call answers `app_stopped` (or nothing, for
+  /// returns and name lists) until a started app is assigned to it.
+  app() noexcept = default;
+
   explicit app(std::shared_ptr<detail::app_state> st) : state_(std::move(st)) {}
+
+  /// Whether the handle refers to a tree that is still running (false when
+  /// empty, after `stop()`, or once the tree ended on its own).
+  bool running() const noexcept;
 
   const std::shared_ptr<detail::app_state>& state() const noexcept {
     return state_;
@@ -251,7 +267,12 @@ private:
   /// A take's CAF error as pooler's (request_receiver_down: pool_not_found).
   caf::error take_failed(const std::string& pool, caf::error err) const;
 
-  static caf::error pool_not_found(const std::string& pool);
+  /// Why `pool` has no handle: `app_stopped` or `pool_not_found`.
+  caf::error missing_pool(const std::string& pool) const;
+
+  /// The error a take with these arguments answers before any message is
+  /// sent (`app_stopped`, `invalid_argument`), or none.
+  caf::error check_take(const std::string& pool, caf::timespan timeout) const;
 
   void take_member_impl(caf::event_based_actor* self, const std::string& pool,
                         caf::timespan timeout,

@@ -48,6 +48,12 @@ enum class errc : uint8_t {
   /// The operation needs the pool's own node (SPEC §9): pool configs hold
   /// functions and cannot cross nodes.
   not_local,
+  /// An argument is out of range (e.g. a negative take timeout); the
+  /// subject names the pool, the detail the argument.
+  invalid_argument,
+  /// The call went to an app handle that was stopped (or whose tree ended)
+  /// or that is empty (default-constructed); the subject names the pool.
+  app_stopped,
 };
 
 /// The atom that identifies pooler's error category.
