@@ -31,7 +31,6 @@ void app_state::stop(bool wait) {
   // Pools under the application's own supervisors are no longer reachable
   // by name either: the handle is done.
   reg->clear();
-  std::lock_guard guard{group_mtx};
   group_members.clear();
 }
 
@@ -257,15 +256,15 @@ caf::expected<void> app::rm_pool(const std::string& name) {
     return ok;
   delete_child(self, state_->top, id);
   reg.erase(name);
+  state_->group_members.forget_pool(name);
   return caf::unit;
 }
 
 caf::expected<void> app::rm_group(const std::string& group) {
   if (auto err = detail::unusable(state_.get(), group))
     return err;
+  // An unknown or emptied group is not an error (as pooler).
   auto pools = group_pools(group);
-  if (pools.empty())
-    return make_error(errc::group_not_found, group);
   for (auto& name : pools)
     if (auto ok = rm_pool(name); !ok)
       return ok;
@@ -392,6 +391,8 @@ void app::return_member(const std::string& pool, const caf::actor& member,
 
 void app::return_member(const std::string& pool, const caf::actor& member,
                         member_status s, uint64_t requests_handled) {
+  if (state_)
+    state_->group_members.forget(member);
   if (auto& handle = pool_handle(pool))
     caf::anon_send(handle, return_atom::value, member, s == member_status::fail,
                    requests_handled);
@@ -402,6 +403,8 @@ void app::return_member(const std::string& pool, const caf::actor& member,
 void app::return_member(caf::event_based_actor* self, const std::string& pool,
                         const caf::actor& member, member_status s,
                         uint64_t requests_handled) {
+  if (state_)
+    state_->group_members.forget(member);
   if (auto& handle = pool_handle(pool))
     self->send(handle, return_atom::value, member, s == member_status::fail,
                requests_handled);

@@ -16,6 +16,7 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include "src/group_table.hpp"
 #include "src/registry.hpp"
 
 namespace pooler::detail {
@@ -33,8 +34,7 @@ struct app_state {
 
   /// Members handed out by group takes, and the pool each came from, so
   /// that return_group_member finds its way back.
-  std::mutex group_mtx;
-  std::unordered_map<caf::actor_addr, std::string> group_members;
+  group_table group_members;
 
   /// Stops the tree; with `wait`, blocks until it is gone. Afterwards the
   /// registry is empty and every call answers `app_stopped`.

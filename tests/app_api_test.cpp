@@ -2,6 +2,7 @@
 // pool's subtree is gone, argument checks, groups, and the lifecycle calls.
 
 #include "pool_fixture.hpp"
+#include "src/app_state.hpp"
 
 using namespace test;
 using pooler::errc;
@@ -19,6 +20,30 @@ caf::error event_take(caf::scoped_actor& self, pooler::app a,
       c, pool, timeout,
       [a, c, pool, me](caf::actor m) mutable {
         a.return_member(pool, m);
+        c->send(me, caf::error{});
+        c->quit();
+      },
+      [c, me](caf::error err) {
+        c->send(me, std::move(err));
+        c->quit();
+      });
+  });
+  caf::error result = caf::sec::request_timeout;
+  self->receive([&](caf::error& err) { result = std::move(err); },
+                caf::after(5s) >> [] { FAIL("no answer within 5 s"); });
+  return result;
+}
+
+/// Same, for a group take.
+caf::error event_take_group(caf::scoped_actor& self, pooler::app a,
+                            const std::string& group) {
+  auto& sys = self->home_system();
+  caf::actor me = self;
+  sys.spawn([a, group, me](caf::event_based_actor* c) mutable {
+    a.take_group_member(
+      c, group, caf::timespan{0},
+      [a, c, group, me](caf::actor m) mutable {
+        a.return_group_member(group, m);
         c->send(me, caf::error{});
         c->quit();
       },
@@ -168,4 +193,87 @@ TEST_CASE_FIXTURE(fixture, "a negative take timeout is invalid_argument naming t
           .error());
   check(event_take(self, app, "p", -1ms));
   CHECK(usage("p").free_count == 1);
+}
+
+// -- groups ------------------------------------------------------------------------
+
+namespace {
+
+pooler::pool_config grouped(std::string name, size_t init, size_t max,
+                            std::string group) {
+  auto cfg = pool(std::move(name), init, max);
+  cfg.group = std::move(group);
+  return cfg;
+}
+
+size_t group_table_size(pooler::app& app) {
+  return app.state()->group_members.size();
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "a take on an unknown or emptied group answers no_members") {
+  auto check = [](const caf::error& err, const char* group) {
+    CHECK(err == errc::no_members);
+    CHECK(pooler::error_subject(err) == group);
+  };
+  check(app.take_group_member(self, "nope").error(), "nope");
+  check(app.take_group_member(self, "nope", 100ms).error(), "nope");
+  check(event_take_group(self, app, "nope"), "nope");
+  REQUIRE(app.new_pool(grouped("g1", 1, 1, "g")));
+  REQUIRE(app.take_group_member(self, "g"));
+  REQUIRE(app.rm_pool("g1"));
+  check(app.take_group_member(self, "g").error(), "g");
+  check(event_take_group(self, app, "g"), "g");
+}
+
+TEST_CASE_FIXTURE(fixture, "rm_group of an unknown or emptied group is ok") {
+  CHECK(app.rm_group("nope"));
+  REQUIRE(app.new_pool(grouped("g1", 1, 1, "g")));
+  REQUIRE(app.rm_group("g"));
+  CHECK(app.pool_names().empty());
+  CHECK(app.rm_group("g"));
+}
+
+TEST_CASE_FIXTURE(fixture, "return_group_member honours its group") {
+  REQUIRE(app.new_pool(grouped("a", 1, 1, "ga")));
+  REQUIRE(app.new_pool(grouped("b", 1, 1, "gb")));
+  auto m = app.take_group_member(self, "ga");
+  REQUIRE(m);
+  // Another group did not hand it out: ignored, as a return to a wrong pool.
+  app.return_group_member("gb", *m);
+  CHECK(usage("a").in_use_count == 1);
+  CHECK(group_table_size(app) == 1);
+  app.return_group_member("ga", *m);
+  REQUIRE(free_becomes("a", 1));
+  CHECK(group_table_size(app) == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "the group table forgets members returned by any path") {
+  REQUIRE(app.new_pool(grouped("a", 2, 2, "g")));
+  auto m = *app.take_group_member(self, "g");
+  CHECK(group_table_size(app) == 1);
+  app.return_member("a", m);
+  CHECK(group_table_size(app) == 0);
+  m = *app.take_group_member(self, "g");
+  {
+    pooler::lease l{app, "a", m};
+  }
+  CHECK(group_table_size(app) == 0);
+  REQUIRE(app.take_group_member(self, "g"));
+  CHECK(group_table_size(app) == 1);
+  REQUIRE(app.rm_pool("a"));
+  CHECK(group_table_size(app) == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "the group table stays bounded when members die in use") {
+  REQUIRE(app.new_pool(grouped("a", 1, 1, "g")));
+  constexpr size_t rounds = 2 * pooler::detail::group_table::min_sweep_size + 50;
+  for (size_t i = 0; i < rounds; ++i) {
+    auto m = app.take_group_member(self, "g", 5s);
+    REQUIRE(m);
+    self->send(*m, crash_atom::value);
+    wait_down(*m);
+    CHECK(group_table_size(app) <= pooler::detail::group_table::min_sweep_size);
+  }
 }

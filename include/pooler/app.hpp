@@ -66,7 +66,8 @@ public:
   /// unknown name is not an error. The name can be reused at once.
   caf::expected<void> rm_pool(const std::string& name);
 
-  /// Removes every pool of the group. Error: `group_not_found`.
+  /// Removes every pool of the group; an unknown or emptied group is not an
+  /// error. Error: the first failing `rm_pool`'s.
   caf::expected<void> rm_group(const std::string& group);
 
   /// Applies a full new config to a running pool and returns the actions taken
@@ -123,7 +124,8 @@ public:
 
   /// Event-based group take (SPEC §4.9): a random pool of the group first,
   /// then every other once; with a timeout, waits in the queue of the pool
-  /// with the most spare capacity. Errors: `no_members`, `group_not_found`.
+  /// with the most spare capacity. Errors: `no_members` (also for an unknown
+  /// or emptied group, as pooler), `app_stopped`, `invalid_argument`.
   template <class OnMember, class OnError>
   void take_group_member(caf::event_based_actor* self, const std::string& group,
                          caf::timespan timeout, OnMember on_member,
@@ -163,7 +165,8 @@ public:
                      member_status s = member_status::ok,
                      uint64_t requests_handled = 0);
 
-  /// Returns a member to the pool of `group` it came from.
+  /// Returns a member to the pool it came from, if a take on `group` handed
+  /// it out; a member of another group, or unknown, is ignored (a warning).
   void return_group_member(const std::string& group, const caf::actor& member,
                            member_status s = member_status::ok);
 

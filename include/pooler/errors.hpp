@@ -31,7 +31,9 @@ enum class errc : uint8_t {
   running,
   not_found,
   simple_one_for_one,
-  /// A group name that no pool has joined.
+  /// No longer answered: a take on an unknown or emptied group is
+  /// `no_members` and `rm_group` of one succeeds, as in pooler. Kept so that
+  /// codes and existing comparisons stay valid.
   group_not_found,
   // External-process members (SPEC §6.4); the subject is the command or the
   // program, the detail says what happened.
