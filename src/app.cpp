@@ -135,6 +135,60 @@ caf::expected<void> ask_void(const detail::app_state& st,
   return result;
 }
 
+caf::timespan saturating_add(caf::timespan x, caf::timespan y) {
+  return x > caf::timespan::max() - y ? caf::timespan::max() : x + y;
+}
+
+/// Why `new_pool` failed, naming the pool: its own start error, or
+/// start_failed with what ended the start.
+caf::error start_error(const std::string& name, caf::error err) {
+  if (err == errc::start_failed || err == errc::invalid_config
+      || err == errc::app_stopped)
+    return err;
+  if (err == caf::sec::request_timeout)
+    return make_error(errc::start_failed, name,
+                      "not ready within member_start_timeout");
+  auto detail = err.category() == error_category ? error_detail(err)
+                                                 : to_string(err);
+  return make_error(errc::start_failed, name,
+                    "the pool ended during its start"
+                      + (detail.empty() ? std::string{} : ": " + detail));
+}
+
+/// Stops a pool's subtree under pooler_sup, removes its child spec and its
+/// name. Waits as long as the members' shutdown takes: for the subtree's
+/// down message (or the tree's), never for a fixed time.
+caf::expected<void> remove_subtree(detail::app_state& st,
+                                   const std::string& name) {
+  caf::scoped_actor self{*st.sys};
+  auto id = pool_sup_id(name);
+  auto subtree = st.reg->pool_sup(name);
+  self->monitor(st.top);
+  if (subtree) {
+    self->monitor(subtree);
+    // Waiting requestors get pool_not_found from the pool as it stops. An
+    // asynchronous request: the reply is not awaited, the down message is.
+    self->send(st.top, terminate_child_atom::value, id);
+    bool tree_gone = false;
+    self->receive([&](caf::down_msg& dm) {
+      tree_gone = dm.source == st.top.address();
+    });
+    if (tree_gone) {
+      st.reg->erase(name);
+      return detail::stopped_error(name);
+    }
+  }
+  // Queued behind the stop, so it finds the child terminated; a subtree
+  // that pooler_sup restarted meanwhile is stopped by this call instead.
+  if (auto ok = terminate_child(self, st.top, id);
+      !ok && ok.error() != errc::not_found)
+    return detail::call_error(&st, name, std::move(ok.error()));
+  delete_child(self, st.top, id);
+  st.reg->erase(name);
+  st.group_members.forget_pool(name);
+  return caf::unit;
+}
+
 /// One event-based take in flight: a single allocation that both response
 /// handlers share, instead of copies of every callback in each of them.
 struct take_ctx {
@@ -235,9 +289,16 @@ caf::expected<void> app::new_pool(pool_config cfg) {
     return std::move(sup.error());
   }
   // Usable once the init_count starts have reported or timed out.
-  auto timeout = cfg.member_start_timeout + std::chrono::seconds(5);
-  return ask_void(*state_, name, reg.pool(name),
-                  caf::make_message(ready_atom::value), timeout);
+  auto timeout = saturating_add(cfg.member_start_timeout,
+                                std::chrono::seconds(5));
+  auto ready = ask_void(*state_, name, reg.pool(name),
+                        caf::make_message(ready_atom::value), timeout);
+  if (ready)
+    return ready;
+  // A pool that failed to start leaves nothing behind: neither a name nor a
+  // supervised subtree.
+  remove_subtree(*state_, name);
+  return start_error(name, std::move(ready.error()));
 }
 
 caf::expected<void> app::rm_pool(const std::string& name) {
@@ -248,16 +309,7 @@ caf::expected<void> app::rm_pool(const std::string& name) {
   auto& reg = *state_->reg;
   if (!reg.contains(name))
     return caf::unit;
-  caf::scoped_actor self{system()};
-  auto id = pool_sup_id(name);
-  // Waiting requestors get pool_not_found from the pool as it stops.
-  if (auto ok = terminate_child(self, state_->top, id);
-      !ok && ok.error() != errc::not_found)
-    return ok;
-  delete_child(self, state_->top, id);
-  reg.erase(name);
-  state_->group_members.forget_pool(name);
-  return caf::unit;
+  return remove_subtree(*state_, name);
 }
 
 caf::expected<void> app::rm_group(const std::string& group) {

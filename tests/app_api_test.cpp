@@ -277,3 +277,104 @@ TEST_CASE_FIXTURE(fixture, "the group table stays bounded when members die in us
     CHECK(group_table_size(app) <= pooler::detail::group_table::min_sweep_size);
   }
 }
+
+// -- pool lifecycle ----------------------------------------------------------------
+
+namespace {
+
+/// A member that never answers `hang`: a start with it as initialize hook
+/// stays pending until member_start_timeout.
+caf::behavior silent_member(caf::stateful_actor<member_state>* self, int64_t) {
+  return {
+    [self](hang_atom) { return self->make_response_promise(); },
+  };
+}
+
+/// A member whose shutdown takes `delay` after its supervisor asks.
+caf::behavior slow_stopping_member(caf::stateful_actor<member_state>* self,
+                                   caf::timespan delay) {
+  self->set_exit_handler([self, delay](caf::exit_msg&) {
+    self->delayed_send(self, delay, stop_atom::value);
+  });
+  return {
+    [self](stop_atom) { self->quit(); },
+  };
+}
+
+bool has_child(caf::scoped_actor& self, const caf::actor& sup,
+               const std::string& id) {
+  auto children = pooler::which_children(self, sup);
+  REQUIRE(children);
+  for (auto& c : *children)
+    if (c.id == id)
+      return true;
+  return false;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "new_pool that fails during its start leaves nothing behind") {
+  auto cfg = pool("p", 1, 1);
+  cfg.start = pooler::member_factory::function(
+    [](caf::actor_system& sys) -> caf::expected<caf::actor> {
+      return sys.spawn(silent_member, int64_t{0});
+    });
+  cfg.initialize = pooler::member_hook::message(
+    caf::make_message(hang_atom::value));
+  cfg.member_start_timeout = 1min;
+  caf::expected<void> started;
+  std::atomic<bool> done{false};
+  std::thread t{[&] {
+    started = app.new_pool(cfg);
+    done = true;
+  }};
+  // Kill the pool actor while its start is pending; new_pool may ask a
+  // restarted one for readiness, so kill until new_pool answers (its starts
+  // never finish by themselves within the test).
+  caf::actor victim;
+  for (int kills = 0; kills < 4 && !done; ++kills) {
+    REQUIRE(eventually([&] {
+      auto p = app.pool_actor("p");
+      if (!p || *p == victim)
+        return done.load();
+      victim = *p;
+      return true;
+    }));
+    if (done)
+      break;
+    self->send_exit(victim, caf::exit_reason::kill);
+    wait_down(victim);
+    eventually([&] { return done.load(); }, 200ms);
+  }
+  t.join();
+  REQUIRE(!started);
+  CHECK(started.error() == errc::start_failed);
+  CHECK(pooler::error_subject(started.error()) == "p");
+  CHECK(app.pool_names().empty());
+  CHECK(!has_child(self, app.top_supervisor(), "p_pool_sup"));
+  CHECK(eventually([] { return live_members.load() == 0; }));
+  // The name is free again.
+  REQUIRE(app.new_pool(pool("p", 1, 1)));
+  CHECK(usage("p").free_count == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "rm_pool waits as long as the members' shutdown takes") {
+  // Longer than any fixed wait of the supervision helpers (10 s).
+  constexpr auto shutdown_takes = 10500ms;
+  auto cfg = pool("slow", 2, 2);
+  cfg.start = pooler::member_factory::function(
+    [shutdown_takes](caf::actor_system& sys) -> caf::expected<caf::actor> {
+      return sys.spawn(slow_stopping_member, caf::timespan{shutdown_takes});
+    });
+  cfg.member_shutdown = 30s;
+  REQUIRE(app.new_pool(cfg));
+  REQUIRE(free_becomes("slow", 2));
+  auto t0 = clock::now();
+  auto removed = app.rm_pool("slow");
+  CHECK(removed);
+  CHECK(ms_since(t0) >= 10000);
+  CHECK(live_members.load() == 0);
+  CHECK(app.pool_names().empty());
+  CHECK(!has_child(self, app.top_supervisor(), "slow_pool_sup"));
+  REQUIRE(app.new_pool(pool("slow", 1, 1)));
+}
