@@ -280,10 +280,12 @@ caf::expected<void> app::new_pool(pool_config cfg) {
     return valid;
   auto& reg = *state_->reg;
   auto name = cfg.name;
-  if (!reg.reserve(cfg))
+  auto rec = std::make_shared<pool_record>(cfg);
+  rec->in_pooler_tree = true;
+  if (!reg.claim(rec))
     return make_error(errc::pool_exists, name);
   caf::scoped_actor self{system()};
-  auto sup = start_child(self, state_->top, pool_sup_spec(state_->reg, name));
+  auto sup = start_child(self, state_->top, pool_sup_spec(state_->reg, rec));
   if (!sup) {
     reg.erase(name);
     return std::move(sup.error());
@@ -306,9 +308,13 @@ caf::expected<void> app::rm_pool(const std::string& name) {
     return err;
   if (auto err = detail::local_only(*state_, name, "rm_pool"))
     return err;
-  auto& reg = *state_->reg;
-  if (!reg.contains(name))
+  auto rec = state_->reg->record(name);
+  if (!rec)
     return caf::unit;
+  if (!rec->in_pooler_tree)
+    return make_error(errc::not_found, name,
+                      "a pool_child_spec pool is removed through its own "
+                      "supervisor (delete_child)");
   return remove_subtree(*state_, name);
 }
 
@@ -443,25 +449,78 @@ void app::return_member(const std::string& pool, const caf::actor& member,
 
 void app::return_member(const std::string& pool, const caf::actor& member,
                         member_status s, uint64_t requests_handled) {
-  if (state_)
-    state_->group_members.forget(member);
-  if (auto& handle = pool_handle(pool))
+  if (auto& handle = returning(pool, member))
     caf::anon_send(handle, return_atom::value, member, s == member_status::fail,
                    requests_handled);
-  else
-    warn("return_member: unknown pool \"" + pool + "\"");
 }
 
 void app::return_member(caf::event_based_actor* self, const std::string& pool,
                         const caf::actor& member, member_status s,
                         uint64_t requests_handled) {
-  if (state_)
-    state_->group_members.forget(member);
-  if (auto& handle = pool_handle(pool))
+  if (auto& handle = returning(pool, member))
     self->send(handle, return_atom::value, member, s == member_status::fail,
                requests_handled);
-  else
+}
+
+const caf::actor& app::returning(const std::string& pool,
+                                 const caf::actor& member) const {
+  if (state_)
+    state_->group_members.forget(member);
+  auto& handle = pool_handle(pool);
+  // After stop the pools are gone with their members: nothing to say.
+  if (!handle && running())
     warn("return_member: unknown pool \"" + pool + "\"");
+  return handle;
+}
+
+caf::message app::return_message(const caf::actor& member, member_status s,
+                                 uint64_t requests_handled) {
+  return caf::make_message(return_atom::value, member,
+                           s == member_status::fail, requests_handled);
+}
+
+caf::duration app::take_deadline(caf::timespan timeout) const {
+  return detail::take_request_timeout(*state_, timeout);
+}
+
+caf::message app::take_message(caf::timespan timeout,
+                               const std::string* affinity) {
+  auto ns = detail::take_timeout_ns(timeout);
+  if (affinity == nullptr || affinity->empty())
+    return caf::make_message(take_atom::value, ns);
+  return caf::make_message(take_atom::value, ns, *affinity);
+}
+
+caf::error app::call_failed(const std::string& pool, caf::error err) const {
+  return detail::call_error(state_.get(), pool, std::move(err));
+}
+
+caf::error app::prepare(const std::string& pool, request_kind kind,
+                        pool_config cfg, caf::actor& dest,
+                        caf::message& msg) const {
+  if (auto err = detail::unusable(state_.get(), pool))
+    return err;
+  if (kind == request_kind::reconfigure)
+    if (auto err = detail::local_only(*state_, pool, "pool_reconfigure"))
+      return err;
+  dest = state_->reg->pool(pool);
+  if (!dest)
+    return make_error(errc::pool_not_found, pool);
+  switch (kind) {
+    case request_kind::utilization:
+      msg = caf::make_message(util_atom::value);
+      break;
+    case request_kind::stats:
+      msg = caf::make_message(stats_atom::value);
+      break;
+    case request_kind::cull:
+      msg = caf::make_message(cull_atom::value);
+      break;
+    case request_kind::reconfigure:
+      msg = caf::make_message(reconf_atom::value, std::move(cfg));
+      break;
+  }
+  return {};
 }
 
 caf::expected<lease> app::take_lease(caf::scoped_actor& self,
@@ -579,18 +638,21 @@ child_spec pool_child_spec(app& a, pool_config cfg) {
       -> caf::expected<caf::actor> { return detail::stopped_error(name); };
     return spec;
   }
-  auto reg = a.state()->reg;
-  auto inner = pool_sup_spec(reg, cfg.name);
+  auto st = a.state();
+  // The spec owns the pool's record: a restart finds the (possibly
+  // reconfigured) config in place, and the name goes with the spec.
+  auto rec = std::make_shared<pool_record>(cfg);
+  auto inner = pool_sup_spec(st->reg, rec);
   auto spec = inner;
-  spec.start = [reg, cfg, inner](caf::actor_system& sys,
-                                 const caf::message& extra)
+  std::weak_ptr<detail::app_state> weak = st;
+  spec.start = [weak, cfg, inner](caf::actor_system& sys,
+                                  const caf::message& extra)
     -> caf::expected<caf::actor> {
-    if (auto valid = validate(cfg); !valid)
+    auto st = weak.lock();
+    if (auto err = detail::unusable(st.get(), cfg.name))
+      return err;
+    if (auto valid = validate(cfg, sys.config()); !valid)
       return std::move(valid.error());
-    // Registered on first start; a restart finds the (possibly reconfigured)
-    // entry in place.
-    if (!reg->contains(cfg.name))
-      reg->reserve(cfg);
     return inner.start(sys, extra);
   };
   return spec;
@@ -606,6 +668,69 @@ void add_to(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<reconfigure_action>>(
     "pooler_reconfigure_actions");
   cfg.add_message_type<process_stats>("pooler_process_stats");
+}
+
+// -- shared lease -------------------------------------------------------------------------
+
+struct shared_lease::impl {
+  app owner;
+  std::string pool;
+  caf::actor member;
+  caf::actor_addr consumer;
+  std::atomic<bool> failed{false};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<bool> released{false};
+
+  void release(bool unwinding) {
+    if (released.exchange(true))
+      return;
+    // A consumer that died (or is dying) holds the member no more: the pool
+    // reclaims it on its down message, ok or fail by the exit reason. A
+    // return sent now could overtake that message and put back ok a member
+    // whose work a crash cut short.
+    auto c = caf::actor_cast<caf::strong_actor_ptr>(consumer);
+    // CAF marks a quitting actor shutting down before it drops its response
+    // handlers (and with them the lease copies they hold).
+    constexpr int ending = caf::abstract_actor::is_shutting_down_flag
+                           | caf::abstract_actor::is_terminated_flag;
+    if (!c || c->get()->getf(ending))
+      return;
+    auto s = failed || unwinding ? member_status::fail : member_status::ok;
+    owner.return_member(pool, member, s, requests);
+  }
+
+  ~impl() {
+    release(std::uncaught_exceptions() > 0);
+  }
+};
+
+shared_lease::shared_lease(app a, std::string pool, caf::actor member,
+                           caf::actor_addr consumer)
+  : impl_(std::make_shared<impl>()) {
+  impl_->owner = std::move(a);
+  impl_->pool = std::move(pool);
+  impl_->member = std::move(member);
+  impl_->consumer = std::move(consumer);
+}
+
+const caf::actor& shared_lease::member() const noexcept {
+  static const caf::actor none;
+  return impl_ ? impl_->member : none;
+}
+
+void shared_lease::fail() noexcept {
+  if (impl_)
+    impl_->failed = true;
+}
+
+void shared_lease::count_request(uint64_t n) noexcept {
+  if (impl_)
+    impl_->requests += n;
+}
+
+void shared_lease::release() {
+  if (impl_)
+    impl_->release(false);
 }
 
 // -- lease -------------------------------------------------------------------------------

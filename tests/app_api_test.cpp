@@ -378,3 +378,109 @@ TEST_CASE_FIXTURE(fixture, "rm_pool waits as long as the members' shutdown takes
   CHECK(!has_child(self, app.top_supervisor(), "slow_pool_sup"));
   REQUIRE(app.new_pool(pool("slow", 1, 1)));
 }
+
+// -- the registry: records, application-supervised pools, remote entries ---------------
+
+namespace {
+
+caf::actor start_own_supervisor(caf::actor_system& sys,
+                                std::vector<pooler::child_spec> specs) {
+  pooler::sup_flags flags;
+  flags.strategy = pooler::strategy::one_for_one;
+  auto sup = pooler::start_supervisor(sys, flags, std::move(specs));
+  REQUIRE(sup);
+  return *sup;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "a pool_child_spec pool leaves the registry when its supervisor terminates or deletes it") {
+  auto sup = start_own_supervisor(sys, {pooler::pool_child_spec(app, pool("c", 1, 1))});
+  CHECK(app.pool_names() == std::vector<std::string>{"c"});
+  auto m = app.take_member(self, "c");
+  REQUIRE(m);
+  app.return_member("c", *m);
+  CHECK(app.rm_pool("c").error() == errc::not_found); // its supervisor's job
+  REQUIRE(pooler::terminate_child(self, sup, "c_pool_sup"));
+  CHECK(app.pool_names().empty());
+  CHECK(app.take_member(self, "c").error() == errc::pool_not_found);
+  REQUIRE(pooler::restart_child(self, sup, "c_pool_sup"));
+  CHECK(app.pool_names() == std::vector<std::string>{"c"});
+  REQUIRE(free_becomes("c", 1));
+  REQUIRE(pooler::terminate_child(self, sup, "c_pool_sup"));
+  REQUIRE(pooler::delete_child(self, sup, "c_pool_sup"));
+  CHECK(app.pool_names().empty());
+  REQUIRE(app.new_pool(pool("c", 1, 1)));
+  self->send_exit(sup, caf::exit_reason::user_shutdown);
+  wait_down(sup);
+}
+
+TEST_CASE_FIXTURE(fixture, "a pool_child_spec pool leaves the registry when its supervisor ends") {
+  auto sup = start_own_supervisor(sys, {pooler::pool_child_spec(app, pool("c", 1, 1))});
+  CHECK(app.pool_names() == std::vector<std::string>{"c"});
+  self->send_exit(sup, caf::exit_reason::user_shutdown);
+  wait_down(sup);
+  CHECK(eventually([&] { return app.pool_names().empty(); }));
+  CHECK(app.pool_utilization("c").error() == errc::pool_not_found);
+}
+
+TEST_CASE_FIXTURE(fixture, "a duplicate pool name is pool_exists and leaves the first pool alone") {
+  REQUIRE(app.new_pool(pool("d", 1, 2)));
+  CHECK(app.new_pool(pool("d", 1, 1)).error() == errc::pool_exists);
+  pooler::sup_flags flags;
+  auto dup = pooler::start_supervisor(sys, flags,
+                                      {pooler::pool_child_spec(app, pool("d", 1, 5))});
+  REQUIRE(!dup);
+  CHECK(dup.error() == errc::pool_exists);
+  auto first = start_own_supervisor(sys, {pooler::pool_child_spec(app, pool("e", 1, 2))});
+  auto second = pooler::start_supervisor(
+    sys, flags, {pooler::pool_child_spec(app, pool("e", 1, 7))});
+  REQUIRE(!second);
+  CHECK(second.error() == errc::pool_exists);
+  CHECK(app.pool_config_of("d")->max_count == 2);
+  CHECK(usage("e").max_count == 2);
+  auto m = app.take_member(self, "e");
+  REQUIRE(m);
+  app.return_member("e", *m);
+  self->send_exit(first, caf::exit_reason::user_shutdown);
+  wait_down(first);
+}
+
+TEST_CASE_FIXTURE(fixture, "a pool_child_spec pool keeps its reconfigured values across a restart of its subtree") {
+  auto sup = start_own_supervisor(sys, {pooler::pool_child_spec(app, pool("c", 1, 2))});
+  auto cfg = *app.pool_config_of("c");
+  cfg.max_count = 4;
+  REQUIRE(app.pool_reconfigure("c", cfg));
+  auto subtree = *app.pool_supervisor("c");
+  self->send_exit(subtree, caf::exit_reason::kill);
+  wait_down(subtree);
+  REQUIRE(eventually([&] {
+    auto now = app.pool_supervisor("c");
+    return now && *now != subtree && app.pool_utilization("c");
+  }));
+  CHECK(app.pool_config_of("c")->max_count == 4);
+  CHECK(usage("c").max_count == 4);
+  self->send_exit(sup, caf::exit_reason::user_shutdown);
+  wait_down(sup);
+}
+
+TEST_CASE_FIXTURE(fixture, "remote pools have registry entries of their own") {
+  pooler::registry reg;
+  auto local = reg.reserve(pool("l", 1, 1));
+  REQUIRE(local);
+  auto stranger = sys.spawn(member, int64_t{0});
+  CHECK(reg.set_remote("r", "g", stranger));
+  CHECK(!reg.set_remote("l", "g", stranger)); // never shadows a local pool
+  CHECK(!reg.config("r"));                     // no made-up config
+  CHECK(!reg.record("r"));
+  CHECK(reg.pool("r") == stranger);
+  CHECK(reg.group_pools("g") == std::vector<std::string>{"r"});
+  CHECK(!reg.claim(std::make_shared<pooler::pool_record>(pool("r", 1, 1))));
+  CHECK(reg.remote_or_free("r"));
+  CHECK(!reg.remote_or_free("l"));
+  reg.erase_remote("l"); // a local pool stays
+  CHECK(reg.record("l") == local);
+  reg.erase_remote("r");
+  CHECK(reg.names() == std::vector<std::string>{"l"});
+  self->send_exit(stranger, caf::exit_reason::kill);
+}
