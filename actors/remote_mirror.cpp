@@ -1,4 +1,4 @@
-// The local side of a connected node (SPEC §9): keeps registries filled with
+// The local side of a connected node: keeps registries filled with
 // the peer's current pool actors, so that takes and returns by name work
 // through the same code as for local pools.
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// How pooler's tree (SPEC §1) is made from the generic supervisor:
+// How pooler's tree is made from the generic supervisor:
 //   pooler_sup (one_for_one, 5 / 60 s)
 //   ├── starter_sup (simple_one_for_one: starters and stoppers)
 //   └── <name>_pool_sup (all_for_one, 5 / 60 s), one per pool

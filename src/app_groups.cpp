@@ -1,4 +1,4 @@
-// Groups of pools (SPEC §4.9): takes spread over the pools of a group, and
+// Groups of pools: takes spread over the pools of a group, and
 // returns find the pool a member came from.
 
 #include <random>

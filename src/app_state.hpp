@@ -27,7 +27,7 @@ struct app_state {
   caf::actor top;
   std::atomic<bool> stopped{false};
 
-  /// A handle from `pooler::connect` (SPEC §9): `reg` mirrors the peer's
+  /// A handle from `pooler::connect`: `reg` mirrors the peer's
   /// pools, `top` is the mirror actor, `peer` is "host:port".
   bool remote = false;
   std::string peer;

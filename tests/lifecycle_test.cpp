@@ -1,4 +1,4 @@
-// Groups, max lifetime and runtime reconfigure (SPEC §4.8–4.10).
+// Groups, max lifetime and runtime reconfigure.
 
 #include <set>
 

@@ -1,7 +1,7 @@
 #pragma once
 
-// pooler's application handle (SPEC §8): starts the supervision tree of
-// SPEC §1, manages pools and hands out members.
+// pooler's application handle: starts pooler's supervision tree, manages
+// pools and hands out members.
 
 #include <chrono>
 #include <cstdint>
@@ -52,14 +52,14 @@ using if_typed_actor
 class lease;
 class shared_lease;
 
-/// Waits without limit (SPEC §4.3: an "infinite" take is allowed).
+/// Waits without limit: an "infinite" take is allowed.
 constexpr caf::timespan infinite_wait = caf::timespan::max();
 
 /// A cheap, copyable handle to a running pooler tree; actors may capture it.
 /// The tree stops on `stop()` or when the last handle goes away.
 class app {
 public:
-  /// Starts the tree of SPEC §1 and the pools of `sys.config()`'s `[pooler]`
+  /// Starts pooler's tree and the pools of `sys.config()`'s `[pooler]`
   /// section. Errors: `invalid_config` (naming element, pool and key), or the
   /// first pool's start error (the tree is then stopped again).
   static caf::expected<app> start(caf::actor_system& sys);
@@ -87,7 +87,7 @@ public:
   caf::expected<void> rm_group(const std::string& group);
 
   /// Applies a full new config to a running pool and returns the actions taken
-  /// (SPEC §4.10). Errors: `pool_not_found`, `invalid_config`,
+  /// in pooler's order. Errors: `pool_not_found`, `invalid_config`,
   /// `unsupported_change`, `not_enough_free_members` (nothing applied).
   caf::expected<std::vector<reconfigure_action>>
   pool_reconfigure(const std::string& name, pool_config cfg);
@@ -163,7 +163,7 @@ public:
             });
   }
 
-  /// Event-based group take (SPEC §4.9): a random pool of the group first,
+  /// Event-based group take: a random pool of the group first,
   /// then every other once; with a timeout, waits in the queue of the pool
   /// with the most spare capacity. Errors: `no_members` (also for an unknown
   /// or emptied group, as pooler), `app_stopped`, `invalid_argument`.
@@ -193,7 +193,7 @@ public:
   void return_member(const std::string& pool, const caf::actor& member,
                      member_status s = member_status::ok);
 
-  /// Same, and adds `requests_handled` to the member's statistics (§6.3).
+  /// Same, and adds `requests_handled` to the member's statistics.
   void return_member(const std::string& pool, const caf::actor& member,
                      member_status s, uint64_t requests_handled);
 

@@ -25,7 +25,7 @@ enum class errc : uint8_t {
   not_a_member,
   /// A member (or a supervisor's child) could not be started.
   start_failed,
-  // Supervision (SPEC §2.3, OTP's error atoms).
+  // Supervision (OTP's error atoms).
   already_present,
   already_started,
   running,
@@ -35,7 +35,7 @@ enum class errc : uint8_t {
   /// `no_members` and `rm_group` of one succeeds, as in pooler. Kept so that
   /// codes and existing comparisons stay valid.
   group_not_found,
-  // External-process members (SPEC §6.4); the subject is the command or the
+  // External-process members; the subject is the command or the
   // program, the detail says what happened.
   /// The process answered `ok:false`; the detail is its error text.
   call_failed,
@@ -47,7 +47,7 @@ enum class errc : uint8_t {
   bad_reply,
   /// The process could not be started, died, or closed its stdout.
   process_failed,
-  /// The operation needs the pool's own node (SPEC §9): pool configs hold
+  /// The operation needs the pool's own node: pool configs hold
   /// functions and cannot cross nodes.
   not_local,
   /// An argument is out of range (e.g. a negative take timeout); the
