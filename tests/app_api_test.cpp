@@ -397,7 +397,7 @@ caf::actor start_own_supervisor(caf::actor_system& sys,
 TEST_CASE_FIXTURE(fixture, "a pool_child_spec pool leaves the registry when its supervisor terminates or deletes it") {
   auto sup = start_own_supervisor(sys, {pooler::pool_child_spec(app, pool("c", 1, 1))});
   CHECK(app.pool_names() == std::vector<std::string>{"c"});
-  auto m = app.take_member(self, "c");
+  auto m = app.take_member(self, "c", 2s); // its members may still be starting
   REQUIRE(m);
   app.return_member("c", *m);
   CHECK(app.rm_pool("c").error() == errc::not_found); // its supervisor's job
@@ -439,7 +439,7 @@ TEST_CASE_FIXTURE(fixture, "a duplicate pool name is pool_exists and leaves the 
   CHECK(second.error() == errc::pool_exists);
   CHECK(app.pool_config_of("d")->max_count == 2);
   CHECK(usage("e").max_count == 2);
-  auto m = app.take_member(self, "e");
+  auto m = app.take_member(self, "e", 2s);
   REQUIRE(m);
   app.return_member("e", *m);
   self->send_exit(first, caf::exit_reason::user_shutdown);

@@ -56,7 +56,10 @@ class shared_lease;
 constexpr caf::timespan infinite_wait = caf::timespan::max();
 
 /// A cheap, copyable handle to a running pooler tree; actors may capture it.
-/// The tree stops on `stop()` or when the last handle goes away.
+/// The tree stops on `stop()` or when the last handle goes away. On an empty
+/// or stopped handle every call answers `app_stopped` (besides the errors
+/// listed with it); a pool actor that vanished under a call is
+/// `pool_not_found`, never CAF's `request_receiver_down`.
 class app {
 public:
   /// Starts pooler's tree and the pools of `sys.config()`'s `[pooler]`
@@ -75,11 +78,14 @@ public:
   void stop();
 
   /// Starts a pool and returns once its `init_count` members have reported or
-  /// `member_start_timeout` passed. Errors: `pool_exists`, `invalid_config`.
+  /// `member_start_timeout` passed. Errors: `pool_exists`, `invalid_config`,
+  /// `start_failed` (nothing is left behind: the name is free again).
   caf::expected<void> new_pool(pool_config cfg);
 
-  /// Stops a pool's tree; its waiting requestors get `pool_not_found`. An
-  /// unknown name is not an error. The name can be reused at once.
+  /// Stops a pool's tree, waiting as long as its members' shutdown takes;
+  /// its waiting requestors get `pool_not_found`. An unknown name is not an
+  /// error; a `pool_child_spec` pool is `not_found` (its supervisor removes
+  /// it). The name can be reused at once.
   caf::expected<void> rm_pool(const std::string& name);
 
   /// Removes every pool of the group; an unknown or emptied group is not an
@@ -460,7 +466,9 @@ private:
 
 /// A child spec that starts one pool's subtree (pool_sup → member_sup + pool)
 /// under an application's own supervisor; the pool registers with `a`, so
-/// take/return by name work as for `new_pool`.
+/// take/return by name work as for `new_pool`. Its start fails with
+/// `pool_exists` for a name in use, `app_stopped` after `a` stopped; the
+/// name is released when the supervisor terminates, deletes or ends it.
 child_spec pool_child_spec(app& a, pool_config cfg);
 
 /// Registers pooler with an actor system config: the error category renderer,
