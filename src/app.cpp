@@ -1,4 +1,4 @@
-// The app handle: pooler's tree, pools by name, takes and returns.
+// The app handle: pooler's tree, pools by name, their lifecycle.
 
 #include "pooler/app.hpp"
 
@@ -8,6 +8,7 @@
 #include "actors/tree.hpp"
 #include "pooler/config_file.hpp"
 #include "pooler/process_member.hpp"
+#include "src/app_ask.hpp"
 #include "src/app_state.hpp"
 #include "src/log.hpp"
 #include "src/remote.hpp"
@@ -90,50 +91,9 @@ caf::error take_error(const std::string& pool, caf::error err) {
   return err;
 }
 
-caf::error error_from_exception(std::exception_ptr ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    return caf::make_error(caf::sec::runtime_error, std::string{e.what()});
-  } catch (...) {
-    return caf::make_error(caf::sec::runtime_error,
-                           std::string{"unknown exception"});
-  }
-}
-
 } // namespace detail
 
 namespace {
-
-/// Asks a pool actor; a pool that vanished meanwhile answers as the API
-/// promises (pool_not_found, or app_stopped after stop), never with CAF's
-/// request_receiver_down.
-template <class T>
-caf::expected<T> ask(const detail::app_state& st, const std::string& pool,
-                     const caf::actor& dest, caf::message msg,
-                     caf::timespan timeout = std::chrono::seconds(10)) {
-  caf::expected<T> result{caf::sec::none};
-  caf::scoped_actor self{*st.sys};
-  self->request(dest, timeout, std::move(msg))
-    .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) {
-               result = detail::call_error(&st, pool, std::move(err));
-             });
-  return result;
-}
-
-caf::expected<void> ask_void(const detail::app_state& st,
-                             const std::string& pool, const caf::actor& dest,
-                             caf::message msg,
-                             caf::timespan timeout = std::chrono::seconds(10)) {
-  caf::expected<void> result;
-  caf::scoped_actor self{*st.sys};
-  self->request(dest, timeout, std::move(msg))
-    .receive([] {}, [&](caf::error& err) {
-      result = detail::call_error(&st, pool, std::move(err));
-    });
-  return result;
-}
 
 caf::timespan saturating_add(caf::timespan x, caf::timespan y) {
   return x > caf::timespan::max() - y ? caf::timespan::max() : x + y;
@@ -187,49 +147,6 @@ caf::expected<void> remove_subtree(detail::app_state& st,
   st.reg->erase(name);
   st.group_members.forget_pool(name);
   return caf::unit;
-}
-
-/// One event-based take in flight: a single allocation that both response
-/// handlers share, instead of copies of every callback in each of them.
-struct take_ctx {
-  std::shared_ptr<detail::app_state> st;
-  std::string pool;
-  std::string affinity;
-  caf::timespan timeout;
-  std::function<void(caf::actor)> on_member;
-  std::function<void(caf::error)> on_error;
-  caf::actor handle;
-  int attempts_left;
-};
-
-void take_async(caf::event_based_actor* self, std::shared_ptr<take_ctx> ctx) {
-  if (auto err = detail::unusable(ctx->st.get(), ctx->pool)) {
-    ctx->on_error(std::move(err));
-    return;
-  }
-  ctx->handle = ctx->st->reg->cached_pool(ctx->pool);
-  if (!ctx->handle) {
-    ctx->on_error(make_error(errc::pool_not_found, ctx->pool));
-    return;
-  }
-  self
-    ->request(ctx->handle, detail::take_request_timeout(*ctx->st, ctx->timeout),
-              take_atom::value, detail::take_timeout_ns(ctx->timeout),
-              ctx->affinity)
-    .then([ctx](caf::actor& m) { ctx->on_member(std::move(m)); },
-          [self, ctx](caf::error& err) {
-            // The pool actor died meanwhile; its supervisor may have
-            // restarted it under the same name.
-            if (err == caf::sec::request_receiver_down
-                && ctx->attempts_left-- > 1
-                && ctx->st->reg->pool(ctx->pool) != ctx->handle) {
-              take_async(self, ctx);
-              return;
-            }
-            ctx->on_error(detail::call_error(
-              ctx->st.get(), ctx->pool,
-              detail::take_error(ctx->pool, std::move(err))));
-          });
 }
 
 } // namespace
@@ -293,7 +210,7 @@ caf::expected<void> app::new_pool(pool_config cfg) {
   // Usable once the init_count starts have reported or timed out.
   auto timeout = saturating_add(cfg.member_start_timeout,
                                 std::chrono::seconds(5));
-  auto ready = ask_void(*state_, name, reg.pool(name),
+  auto ready = detail::ask_void(*state_, name, reg.pool(name),
                         caf::make_message(ready_atom::value), timeout);
   if (ready)
     return ready;
@@ -338,7 +255,7 @@ app::pool_reconfigure(const std::string& name, pool_config cfg) {
   auto pool = state_->reg->pool(name);
   if (!pool)
     return make_error(errc::pool_not_found, name);
-  return ask<std::vector<reconfigure_action>>(
+  return detail::ask<std::vector<reconfigure_action>>(
     *state_, name, pool, caf::make_message(reconf_atom::value, std::move(cfg)));
 }
 
@@ -350,247 +267,6 @@ caf::expected<pool_config> app::pool_config_of(const std::string& name) {
   if (auto cfg = state_->reg->config(name))
     return std::move(*cfg);
   return make_error(errc::pool_not_found, name);
-}
-
-// -- taking and returning ------------------------------------------------------------
-
-const caf::actor& app::pool_handle(const std::string& pool) const {
-  static const caf::actor none;
-  if (!running())
-    return none;
-  return state_->reg->cached_pool(pool);
-}
-
-caf::error app::missing_pool(const std::string& pool) const {
-  if (auto err = detail::unusable(state_.get(), pool))
-    return err;
-  return make_error(errc::pool_not_found, pool);
-}
-
-caf::error app::check_take(const std::string& pool,
-                           caf::timespan timeout) const {
-  if (auto err = detail::unusable(state_.get(), pool))
-    return err;
-  if (timeout < caf::timespan{0})
-    return make_error(errc::invalid_argument, pool,
-                      "take timeout is negative ("
-                        + std::to_string(timeout.count()) + " ns)");
-  return {};
-}
-
-app::take_response app::request_take(caf::event_based_actor* self,
-                                     const caf::actor& handle,
-                                     caf::timespan timeout,
-                                     const std::string* affinity) const {
-  auto t = detail::take_request_timeout(*state_, timeout);
-  auto ns = detail::take_timeout_ns(timeout);
-  // Without affinity the message carries no string: less to build and match.
-  if (affinity == nullptr || affinity->empty())
-    return self->request(handle, t, take_atom::value, ns);
-  return self->request(handle, t, take_atom::value, ns, *affinity);
-}
-
-bool app::pool_restarted(const caf::error& err, const std::string& pool,
-                         caf::actor_id first) const {
-  if (err != caf::sec::request_receiver_down)
-    return false;
-  auto now = state_->reg->pool(pool);
-  return now && now.id() != first;
-}
-
-caf::error app::take_failed(const std::string& pool, caf::error err) const {
-  return detail::call_error(state_.get(), pool,
-                            detail::take_error(pool, std::move(err)));
-}
-
-void app::take_member_impl(caf::event_based_actor* self,
-                           const std::string& pool, caf::timespan timeout,
-                           std::function<void(caf::actor)> on_member,
-                           std::function<void(caf::error)> on_error,
-                           std::optional<std::string> affinity) {
-  take_async(self, std::make_shared<take_ctx>(take_ctx{
-                     state_, pool, affinity.value_or(std::string{}), timeout,
-                     std::move(on_member), std::move(on_error), caf::actor{},
-                     2}));
-}
-
-caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
-                                           const std::string& pool,
-                                           caf::timespan timeout,
-                                           std::optional<std::string> affinity) {
-  if (auto err = check_take(pool, timeout))
-    return err;
-  auto ns = detail::take_timeout_ns(timeout);
-  auto msg = affinity && !affinity->empty()
-               ? caf::make_message(take_atom::value, ns, *affinity)
-               : caf::make_message(take_atom::value, ns);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto handle = state_->reg->cached_pool(pool);
-    if (!handle)
-      break;
-    caf::expected<caf::actor> result{caf::sec::none};
-    self->request(handle, detail::take_request_timeout(*state_, timeout), msg)
-      .receive([&](caf::actor& m) { result = std::move(m); },
-               [&](caf::error& err) { result = std::move(err); });
-    if (result)
-      return result;
-    // A pool actor that died meanwhile may have been restarted.
-    if (result.error() != caf::sec::request_receiver_down
-        || state_->reg->pool(pool) == handle)
-      return take_failed(pool, std::move(result.error()));
-  }
-  return missing_pool(pool);
-}
-
-void app::return_member(const std::string& pool, const caf::actor& member,
-                        member_status s) {
-  return_member(pool, member, s, 0);
-}
-
-void app::return_member(const std::string& pool, const caf::actor& member,
-                        member_status s, uint64_t requests_handled) {
-  if (auto& handle = returning(pool, member))
-    caf::anon_send(handle, return_atom::value, member, s == member_status::fail,
-                   requests_handled);
-}
-
-void app::return_member(caf::event_based_actor* self, const std::string& pool,
-                        const caf::actor& member, member_status s,
-                        uint64_t requests_handled) {
-  if (auto& handle = returning(pool, member))
-    self->send(handle, return_atom::value, member, s == member_status::fail,
-               requests_handled);
-}
-
-const caf::actor& app::returning(const std::string& pool,
-                                 const caf::actor& member) const {
-  if (state_)
-    state_->group_members.forget(member);
-  auto& handle = pool_handle(pool);
-  // After stop the pools are gone with their members: nothing to say.
-  if (!handle && running())
-    warn("return_member: unknown pool \"" + pool + "\"");
-  return handle;
-}
-
-caf::message app::return_message(const caf::actor& member, member_status s,
-                                 uint64_t requests_handled) {
-  return caf::make_message(return_atom::value, member,
-                           s == member_status::fail, requests_handled);
-}
-
-caf::duration app::take_deadline(caf::timespan timeout) const {
-  return detail::take_request_timeout(*state_, timeout);
-}
-
-caf::message app::take_message(caf::timespan timeout,
-                               const std::string* affinity) {
-  auto ns = detail::take_timeout_ns(timeout);
-  if (affinity == nullptr || affinity->empty())
-    return caf::make_message(take_atom::value, ns);
-  return caf::make_message(take_atom::value, ns, *affinity);
-}
-
-caf::error app::call_failed(const std::string& pool, caf::error err) const {
-  return detail::call_error(state_.get(), pool, std::move(err));
-}
-
-caf::error app::prepare(const std::string& pool, request_kind kind,
-                        pool_config cfg, caf::actor& dest,
-                        caf::message& msg) const {
-  if (auto err = detail::unusable(state_.get(), pool))
-    return err;
-  if (kind == request_kind::reconfigure)
-    if (auto err = detail::local_only(*state_, pool, "pool_reconfigure"))
-      return err;
-  dest = state_->reg->pool(pool);
-  if (!dest)
-    return make_error(errc::pool_not_found, pool);
-  switch (kind) {
-    case request_kind::utilization:
-      msg = caf::make_message(util_atom::value);
-      break;
-    case request_kind::stats:
-      msg = caf::make_message(stats_atom::value);
-      break;
-    case request_kind::cull:
-      msg = caf::make_message(cull_atom::value);
-      break;
-    case request_kind::reconfigure:
-      msg = caf::make_message(reconf_atom::value, std::move(cfg));
-      break;
-  }
-  return {};
-}
-
-caf::expected<lease> app::take_lease(caf::scoped_actor& self,
-                                     const std::string& pool,
-                                     caf::timespan timeout) {
-  auto m = take_member(self, pool, timeout);
-  if (!m)
-    return std::move(m.error());
-  return lease{*this, pool, std::move(*m)};
-}
-
-// -- introspection -----------------------------------------------------------------
-
-caf::expected<utilization> app::pool_utilization(const std::string& pool) {
-  auto handle = pool_handle(pool);
-  if (!handle)
-    return missing_pool(pool);
-  return ask<utilization>(*state_, pool, handle,
-                          caf::make_message(util_atom::value));
-}
-
-caf::expected<std::vector<member_info>>
-app::pool_stats(const std::string& pool) {
-  auto handle = pool_handle(pool);
-  if (!handle)
-    return missing_pool(pool);
-  return ask<std::vector<member_info>>(*state_, pool, handle,
-                                       caf::make_message(stats_atom::value));
-}
-
-caf::expected<std::vector<caf::expected<caf::message>>> app::call_free_members(
-  const std::string& pool,
-  std::function<caf::expected<caf::message>(const caf::actor&)> fn,
-  caf::timespan timeout) {
-  if (auto err = check_take(pool, timeout))
-    return err;
-  auto handle = pool_handle(pool);
-  if (!handle)
-    return missing_pool(pool);
-  // This thread's scoped actor is the consumer of every member it runs on.
-  caf::scoped_actor self{system()};
-  caf::expected<std::vector<caf::actor>> free{caf::sec::none};
-  self->request(handle, timeout, take_free_atom::value)
-    .receive([&](std::vector<caf::actor>& xs) { free = std::move(xs); },
-             [&](caf::error& err) { free = std::move(err); });
-  if (!free)
-    return take_failed(pool, std::move(free.error()));
-  std::vector<caf::expected<caf::message>> results;
-  for (auto& m : *free) {
-    try {
-      results.push_back(fn(m));
-    } catch (...) {
-      results.push_back(detail::error_from_exception(std::current_exception()));
-    }
-    return_member(pool, m);
-  }
-  return results;
-}
-
-std::vector<std::string> app::pool_names() {
-  if (!running())
-    return {};
-  return state_->reg->names();
-}
-
-caf::expected<void> app::cull_pool(const std::string& pool) {
-  auto handle = pool_handle(pool);
-  if (!handle)
-    return missing_pool(pool);
-  return ask_void(*state_, pool, handle, caf::make_message(cull_atom::value));
 }
 
 // -- the tree ----------------------------------------------------------------------------
@@ -668,110 +344,6 @@ void add_to(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<reconfigure_action>>(
     "pooler_reconfigure_actions");
   cfg.add_message_type<process_stats>("pooler_process_stats");
-}
-
-// -- shared lease -------------------------------------------------------------------------
-
-struct shared_lease::impl {
-  app owner;
-  std::string pool;
-  caf::actor member;
-  caf::actor_addr consumer;
-  std::atomic<bool> failed{false};
-  std::atomic<uint64_t> requests{0};
-  std::atomic<bool> released{false};
-
-  void release(bool unwinding) {
-    if (released.exchange(true))
-      return;
-    // A consumer that died (or is dying) holds the member no more: the pool
-    // reclaims it on its down message, ok or fail by the exit reason. A
-    // return sent now could overtake that message and put back ok a member
-    // whose work a crash cut short.
-    auto c = caf::actor_cast<caf::strong_actor_ptr>(consumer);
-    // CAF marks a quitting actor shutting down before it drops its response
-    // handlers (and with them the lease copies they hold).
-    constexpr int ending = caf::abstract_actor::is_shutting_down_flag
-                           | caf::abstract_actor::is_terminated_flag;
-    if (!c || c->get()->getf(ending))
-      return;
-    auto s = failed || unwinding ? member_status::fail : member_status::ok;
-    owner.return_member(pool, member, s, requests);
-  }
-
-  ~impl() {
-    release(std::uncaught_exceptions() > 0);
-  }
-};
-
-shared_lease::shared_lease(app a, std::string pool, caf::actor member,
-                           caf::actor_addr consumer)
-  : impl_(std::make_shared<impl>()) {
-  impl_->owner = std::move(a);
-  impl_->pool = std::move(pool);
-  impl_->member = std::move(member);
-  impl_->consumer = std::move(consumer);
-}
-
-const caf::actor& shared_lease::member() const noexcept {
-  static const caf::actor none;
-  return impl_ ? impl_->member : none;
-}
-
-void shared_lease::fail() noexcept {
-  if (impl_)
-    impl_->failed = true;
-}
-
-void shared_lease::count_request(uint64_t n) noexcept {
-  if (impl_)
-    impl_->requests += n;
-}
-
-void shared_lease::release() {
-  if (impl_)
-    impl_->release(false);
-}
-
-// -- lease -------------------------------------------------------------------------------
-
-lease::lease(app a, std::string pool, caf::actor member)
-  : app_(std::move(a)), pool_(std::move(pool)), member_(std::move(member)) {
-}
-
-lease::lease(lease&& other) noexcept
-  : app_(std::move(other.app_)),
-    pool_(std::move(other.pool_)),
-    member_(std::move(other.member_)),
-    failed_(other.failed_),
-    requests_(other.requests_) {
-  other.app_.reset();
-}
-
-lease& lease::operator=(lease&& other) noexcept {
-  if (this != &other) {
-    release();
-    app_ = std::move(other.app_);
-    pool_ = std::move(other.pool_);
-    member_ = std::move(other.member_);
-    failed_ = other.failed_;
-    requests_ = other.requests_;
-    other.app_.reset();
-  }
-  return *this;
-}
-
-lease::~lease() {
-  release();
-}
-
-void lease::release() {
-  if (!app_ || !member_)
-    return;
-  app_->return_member(pool_, member_,
-                      failed_ ? member_status::fail : member_status::ok,
-                      requests_);
-  app_.reset();
 }
 
 } // namespace pooler
