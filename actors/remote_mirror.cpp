@@ -1,4 +1,4 @@
-// The local side of a connected node (SPEC §9): keeps registries filled with
+// The local side of a connected node: keeps registries filled with
 // the peer's current pool actors, so that takes and returns by name work
 // through the same code as for local pools.
 
@@ -19,15 +19,6 @@ using mirror_ptr = caf::stateful_actor<remote_mirror_state>*;
 constexpr size_t max_fast_resyncs = 100;
 constexpr auto fast_resync_delay = std::chrono::milliseconds(20);
 
-/// An entry a mirror may write: absent, or holding a remote pool actor (a
-/// local pool of the same name is never overwritten).
-bool mirrored(const registry& reg, const std::string& name,
-              const caf::node_id& home) {
-  if (!reg.contains(name))
-    return true;
-  auto handle = reg.pool(name);
-  return handle && handle.node() != home;
-}
 
 void arm_timer(mirror_ptr self, caf::timespan delay) {
   self->delayed_send(self, delay, sync_atom::value, ++self->state.timer_gen);
@@ -93,15 +84,10 @@ std::vector<caf::actor> remote_mirror_state::apply(std::vector<remote_pool> pool
       fresh.push_back(p.pool);
     for (auto& t : targets) {
       auto reg = t.reg.lock();
-      auto local_name = name + t.suffix;
-      if (!reg || !mirrored(*reg, local_name, home))
-        continue;
-      pool_config cfg;
-      cfg.name = local_name;
-      cfg.group = p.group;
-      if (!reg->reserve(cfg))
-        reg->set_config(cfg);
-      reg->set_pool(local_name, p.pool);
+      // A remote entry of its own: no config here (it holds functions and
+      // stays on its node), and a local pool of the name is never shadowed.
+      if (reg)
+        reg->set_remote(name + t.suffix, p.group, p.pool);
     }
   }
   known = std::move(next);
@@ -110,8 +96,8 @@ std::vector<caf::actor> remote_mirror_state::apply(std::vector<remote_pool> pool
 
 void remote_mirror_state::forget(const std::string& name) {
   for (auto& t : targets)
-    if (auto reg = t.reg.lock(); reg && mirrored(*reg, name + t.suffix, home))
-      reg->erase(name + t.suffix);
+    if (auto reg = t.reg.lock())
+      reg->erase_remote(name + t.suffix);
 }
 
 void remote_mirror_state::clear() {
@@ -124,7 +110,6 @@ caf::behavior remote_mirror(caf::stateful_actor<remote_mirror_state>* self,
                             caf::actor service, std::shared_ptr<registry> reg) {
   auto& st = self->state;
   st.service = std::move(service);
-  st.home = self->home_system().node();
   st.targets.push_back({reg, ""});
   self->monitor(st.service);
   self->set_down_handler([self](caf::down_msg& dm) {

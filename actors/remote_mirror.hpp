@@ -35,7 +35,6 @@ struct remote_mirror_state {
   bool syncing = false;
   /// A pool actor went down and the service still named it: ask again soon.
   bool stale = false;
-  caf::node_id home;
   uint64_t timer_gen = 0;
 
   /// Pool actors whose down message arrived while the service may still

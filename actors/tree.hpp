@@ -24,10 +24,13 @@ namespace pooler {
 caf::expected<caf::actor> start_pooler_sup(caf::actor_system& sys,
                                            std::shared_ptr<registry> reg);
 
-/// The child spec of one pool's subtree; the pool's config must be in `reg`.
-/// Its start records the pool supervisor, member supervisor and pool actor
-/// in `reg` (again on every restart).
-child_spec pool_sup_spec(std::shared_ptr<registry> reg, const std::string& name);
+/// The child spec of one pool's subtree, which owns `rec`. Its start
+/// registers `rec` under the pool's name (`pool_exists` if another pool holds
+/// it) and records the subtree's actors in it (again on every restart). The
+/// name is released when the subtree ends and when the last copy of the spec
+/// goes (its supervisor deleted the child or ended).
+child_spec pool_sup_spec(std::shared_ptr<registry> reg,
+                         std::shared_ptr<pool_record> rec);
 
 /// The id of a pool's subtree under `pooler_sup`.
 std::string pool_sup_id(const std::string& name);

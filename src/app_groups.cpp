@@ -1,4 +1,4 @@
-// Groups of pools (SPEC §4.9): takes spread over the pools of a group, and
+// Groups of pools: takes spread over the pools of a group, and
 // returns find the pool a member came from.
 
 #include <random>
@@ -33,9 +33,16 @@ int64_t spare(const utilization& u) {
 }
 
 void remember(detail::app_state& st, const caf::actor& member,
-              const std::string& pool) {
-  std::lock_guard guard{st.group_mtx};
-  st.group_members[member.address()] = pool;
+              const std::string& pool, const std::string& group) {
+  st.group_members.remember(member, pool, group, [&st](const std::string& p) {
+    return st.reg->contains(p);
+  });
+}
+
+/// A take on a group without pools: as pooler, no member, not an error of
+/// its own kind.
+caf::error empty_group(const std::string& group) {
+  return make_error(errc::no_members, group, "no pool in the group");
 }
 
 struct group_take {
@@ -70,7 +77,7 @@ void try_next(caf::event_based_actor* self, std::shared_ptr<group_take> g) {
   g->handle.take_member(
     self, pool, caf::timespan{0},
     [g, pool](caf::actor m) {
-      remember(*g->st, m, pool);
+      remember(*g->st, m, pool, g->group);
       g->on_member(std::move(m));
     },
     [self, g](caf::error err) {
@@ -91,7 +98,7 @@ void wait_in_best(caf::event_based_actor* self, std::shared_ptr<group_take> g) {
     g->handle.take_member(
       self, pool, g->timeout,
       [g, pool](caf::actor m) {
-        remember(*g->st, m, pool);
+        remember(*g->st, m, pool, g->group);
         g->on_member(std::move(m));
       },
       [g](caf::error err) { g->on_error(std::move(err)); });
@@ -118,6 +125,8 @@ void wait_in_best(caf::event_based_actor* self, std::shared_ptr<group_take> g) {
 } // namespace
 
 std::vector<std::string> app::group_pools(const std::string& group) {
+  if (!running())
+    return {};
   return state_->reg->group_pools(group);
 }
 
@@ -126,9 +135,13 @@ void app::take_group_member_impl(caf::event_based_actor* self,
                                  caf::timespan timeout,
                                  std::function<void(caf::actor)> on_member,
                                  std::function<void(caf::error)> on_error) {
+  if (auto err = check_take(group, timeout)) {
+    on_error(std::move(err));
+    return;
+  }
   auto pools = group_pools(group);
   if (pools.empty()) {
-    on_error(make_error(errc::group_not_found, group));
+    on_error(empty_group(group));
     return;
   }
   auto g = std::make_shared<group_take>(*this);
@@ -143,14 +156,16 @@ void app::take_group_member_impl(caf::event_based_actor* self,
 caf::expected<caf::actor> app::take_group_member(caf::scoped_actor& self,
                                                  const std::string& group,
                                                  caf::timespan timeout) {
+  if (auto err = check_take(group, timeout))
+    return err;
   auto pools = try_order(group_pools(group));
   if (pools.empty())
-    return make_error(errc::group_not_found, group);
+    return empty_group(group);
   caf::error last;
   for (auto& pool : pools) {
     auto m = take_member(self, pool, caf::timespan{0});
     if (m) {
-      remember(*state_, *m, pool);
+      remember(*state_, *m, pool, group);
       return m;
     }
     last = std::move(m.error());
@@ -168,27 +183,29 @@ caf::expected<caf::actor> app::take_group_member(caf::scoped_actor& self,
     return last;
   auto m = take_member(self, best, timeout);
   if (m)
-    remember(*state_, *m, best);
+    remember(*state_, *m, best, group);
   return m;
 }
 
 void app::return_group_member(const std::string& group,
                               const caf::actor& member, member_status s) {
-  std::string pool;
-  {
-    std::lock_guard guard{state_->group_mtx};
-    auto i = state_->group_members.find(member.address());
-    if (i != state_->group_members.end()) {
-      pool = std::move(i->second);
-      state_->group_members.erase(i);
-    }
-  }
-  if (pool.empty()) {
-    warn("return_group_member: group \"" + group
-         + "\" did not hand out this member");
+  if (!running())
     return;
+  auto found = state_->group_members.take(member, group);
+  switch (found.result) {
+    case detail::group_table::lookup::found:
+      return_member(found.pool, member, s);
+      return;
+    case detail::group_table::lookup::other_group:
+      // As a return to the wrong pool: ignored, the member stays out.
+      warn("return_group_member: the member came from group \"" + found.group
+           + "\", not \"" + group + "\"; ignored");
+      return;
+    case detail::group_table::lookup::unknown:
+      warn("return_group_member: group \"" + group
+           + "\" did not hand out this member");
+      return;
   }
-  return_member(pool, member, s);
 }
 
 } // namespace pooler

@@ -27,6 +27,8 @@ std::string to_string(errc x) {
     case errc::bad_reply: return "bad_reply";
     case errc::process_failed: return "process_failed";
     case errc::not_local: return "not_local";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::app_stopped: return "app_stopped";
   }
   return "unknown_pooler_error";
 }

@@ -10,14 +10,111 @@ uint64_t registry::next_id() {
   return ++ids;
 }
 
-bool registry::reserve(const pool_config& cfg) {
+// -- records of local pools --------------------------------------------------------
+
+std::shared_ptr<pool_record> registry::reserve(const pool_config& cfg) {
+  auto rec = std::make_shared<pool_record>(cfg);
+  if (!claim(rec))
+    return nullptr;
+  return rec;
+}
+
+bool registry::claim(const std::shared_ptr<pool_record>& rec) {
   std::unique_lock guard{mtx_};
-  return pools_.emplace(cfg.name, entry{cfg, {}, {}, {}}).second;
+  auto [i, added] = pools_.emplace(rec->config.name, entry{rec, {}, {}});
+  if (!added && i->second.local != rec)
+    return false;
+  changed();
+  return true;
+}
+
+void registry::release(const pool_record& rec, const caf::actor_addr* sup) {
+  std::unique_lock guard{mtx_};
+  auto i = pools_.find(rec.config.name);
+  if (i == pools_.end() || i->second.local.get() != &rec)
+    return;
+  if (sup != nullptr && rec.pool_sup.address() != *sup)
+    return;
+  pools_.erase(i);
+  changed();
+}
+
+std::shared_ptr<pool_record> registry::record(const std::string& name) const {
+  std::shared_lock guard{mtx_};
+  auto i = pools_.find(name);
+  return i != pools_.end() ? i->second.local : nullptr;
+}
+
+void registry::set_pool(pool_record& rec, caf::actor pool) {
+  std::unique_lock guard{mtx_};
+  rec.pool = std::move(pool);
+  changed();
+}
+
+void registry::set_pool_sup(pool_record& rec, caf::actor sup) {
+  std::unique_lock guard{mtx_};
+  rec.pool_sup = std::move(sup);
+}
+
+void registry::set_member_sup(pool_record& rec, caf::actor sup) {
+  std::unique_lock guard{mtx_};
+  rec.member_sup = std::move(sup);
+}
+
+pool_config registry::config(const pool_record& rec) const {
+  std::shared_lock guard{mtx_};
+  return rec.config;
+}
+
+caf::actor registry::member_sup(const pool_record& rec) const {
+  std::shared_lock guard{mtx_};
+  return rec.member_sup;
+}
+
+// -- pools of connected nodes ----------------------------------------------------------
+
+bool registry::set_remote(const std::string& name, const std::string& group,
+                          caf::actor pool) {
+  std::unique_lock guard{mtx_};
+  auto& e = pools_[name];
+  if (e.local)
+    return false;
+  e.remote_group = group;
+  e.remote_pool = std::move(pool);
+  changed();
+  return true;
+}
+
+void registry::erase_remote(const std::string& name) {
+  std::unique_lock guard{mtx_};
+  if (auto i = pools_.find(name); i != pools_.end() && !i->second.local) {
+    pools_.erase(i);
+    changed();
+  }
+}
+
+bool registry::remote_or_free(const std::string& name) const {
+  std::shared_lock guard{mtx_};
+  auto i = pools_.find(name);
+  return i == pools_.end() || !i->second.local;
+}
+
+// -- by name -----------------------------------------------------------------------------
+
+pool_record* registry::find_local(const std::string& name) const {
+  auto i = pools_.find(name);
+  return i != pools_.end() ? i->second.local.get() : nullptr;
 }
 
 void registry::erase(const std::string& name) {
   std::unique_lock guard{mtx_};
   pools_.erase(name);
+  changed();
+}
+
+void registry::clear() {
+  std::unique_lock guard{mtx_};
+  pools_.clear();
   changed();
 }
 
@@ -29,7 +126,7 @@ bool registry::contains(const std::string& name) const {
 caf::actor registry::pool(const std::string& name) const {
   std::shared_lock guard{mtx_};
   auto i = pools_.find(name);
-  return i != pools_.end() ? i->second.pool : caf::actor{};
+  return i != pools_.end() ? i->second.pool() : caf::actor{};
 }
 
 const caf::actor& registry::cached_pool(const std::string& name) const {
@@ -56,54 +153,55 @@ const caf::actor& registry::cached_pool(const std::string& name) const {
 
 void registry::set_pool(const std::string& name, caf::actor pool) {
   std::unique_lock guard{mtx_};
-  if (auto i = pools_.find(name); i != pools_.end())
-    i->second.pool = std::move(pool);
+  if (auto rec = find_local(name))
+    rec->pool = std::move(pool);
   changed();
 }
 
 void registry::set_pool_sup(const std::string& name, caf::actor sup) {
   std::unique_lock guard{mtx_};
-  if (auto i = pools_.find(name); i != pools_.end())
-    i->second.pool_sup = std::move(sup);
+  if (auto rec = find_local(name))
+    rec->pool_sup = std::move(sup);
 }
 
 void registry::set_member_sup(const std::string& name, caf::actor sup) {
   std::unique_lock guard{mtx_};
-  if (auto i = pools_.find(name); i != pools_.end())
-    i->second.member_sup = std::move(sup);
+  if (auto rec = find_local(name))
+    rec->member_sup = std::move(sup);
 }
 
 caf::actor registry::pool_sup(const std::string& name) const {
   std::shared_lock guard{mtx_};
-  auto i = pools_.find(name);
-  return i != pools_.end() ? i->second.pool_sup : caf::actor{};
+  auto rec = find_local(name);
+  return rec ? rec->pool_sup : caf::actor{};
 }
 
 caf::actor registry::member_sup(const std::string& name) const {
   std::shared_lock guard{mtx_};
-  auto i = pools_.find(name);
-  return i != pools_.end() ? i->second.member_sup : caf::actor{};
+  auto rec = find_local(name);
+  return rec ? rec->member_sup : caf::actor{};
 }
 
 std::optional<pool_config> registry::config(const std::string& name) const {
   std::shared_lock guard{mtx_};
-  auto i = pools_.find(name);
-  if (i == pools_.end())
-    return std::nullopt;
-  return i->second.config;
+  if (auto rec = find_local(name))
+    return rec->config;
+  return std::nullopt;
 }
 
 void registry::set_config(const pool_config& cfg) {
   std::unique_lock guard{mtx_};
-  if (auto i = pools_.find(cfg.name); i != pools_.end())
-    i->second.config = cfg;
+  if (auto rec = find_local(cfg.name))
+    rec->config = cfg;
 }
 
 std::vector<std::string> registry::group_pools(const std::string& group) const {
   std::vector<std::string> result;
+  if (group.empty())
+    return result;
   std::shared_lock guard{mtx_};
   for (auto& [name, e] : pools_)
-    if (!group.empty() && e.config.group == group)
+    if (e.group() == group)
       result.push_back(name);
   return result;
 }

@@ -1,5 +1,5 @@
-// Bad input (SPEC §11): unknown messages to pooler's actors, garbage returns
-// and every invalid config of SPEC §3 through the app. Nothing of it may
+// Bad input: unknown messages to pooler's actors, garbage returns
+// and every invalid config through the app. Nothing of it may
 // change a pool or stop an actor.
 
 #include <set>

@@ -1,8 +1,9 @@
 #pragma once
 
-// pooler's application handle (SPEC §8): starts the supervision tree of
-// SPEC §1, manages pools and hands out members.
+// pooler's application handle: starts pooler's supervision tree, manages
+// pools and hands out members.
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -14,11 +15,14 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
 #include <caf/response_handle.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/timespan.hpp>
@@ -32,18 +36,33 @@ namespace pooler {
 
 namespace detail {
 struct app_state;
+
+/// Any event-based actor, typed or not.
+template <class Self>
+using if_scheduled_actor
+  = std::enable_if_t<std::is_base_of_v<caf::scheduled_actor, Self>>;
+
+/// A typed event-based actor (untyped ones have their own overloads).
+template <class Self>
+using if_typed_actor
+  = std::enable_if_t<std::is_base_of_v<caf::scheduled_actor, Self>
+                     && !std::is_base_of_v<caf::event_based_actor, Self>>;
 } // namespace detail
 
 class lease;
+class shared_lease;
 
-/// Waits without limit (SPEC §4.3: an "infinite" take is allowed).
+/// Waits without limit: an "infinite" take is allowed.
 constexpr caf::timespan infinite_wait = caf::timespan::max();
 
 /// A cheap, copyable handle to a running pooler tree; actors may capture it.
-/// The tree stops on `stop()` or when the last handle goes away.
+/// The tree stops on `stop()` or when the last handle goes away. On an empty
+/// or stopped handle every call answers `app_stopped` (besides the errors
+/// listed with it); a pool actor that vanished under a call is
+/// `pool_not_found`, never CAF's `request_receiver_down`.
 class app {
 public:
-  /// Starts the tree of SPEC §1 and the pools of `sys.config()`'s `[pooler]`
+  /// Starts pooler's tree and the pools of `sys.config()`'s `[pooler]`
   /// section. Errors: `invalid_config` (naming element, pool and key), or the
   /// first pool's start error (the tree is then stopped again).
   static caf::expected<app> start(caf::actor_system& sys);
@@ -54,22 +73,27 @@ public:
 
   /// Orderly shutdown of the whole tree: pools (members stopped, waiting
   /// requestors answered `pool_not_found`), then the supervisors. Blocks until
-  /// every actor of the tree is gone. Idempotent.
+  /// every actor of the tree is gone. Idempotent. Afterwards every call
+  /// answers `app_stopped` and `pool_names()` is empty.
   void stop();
 
   /// Starts a pool and returns once its `init_count` members have reported or
-  /// `member_start_timeout` passed. Errors: `pool_exists`, `invalid_config`.
+  /// `member_start_timeout` passed. Errors: `pool_exists`, `invalid_config`,
+  /// `start_failed` (nothing is left behind: the name is free again).
   caf::expected<void> new_pool(pool_config cfg);
 
-  /// Stops a pool's tree; its waiting requestors get `pool_not_found`. An
-  /// unknown name is not an error. The name can be reused at once.
+  /// Stops a pool's tree, waiting as long as its members' shutdown takes;
+  /// its waiting requestors get `pool_not_found`. An unknown name is not an
+  /// error; a `pool_child_spec` pool is `not_found` (its supervisor removes
+  /// it). The name can be reused at once.
   caf::expected<void> rm_pool(const std::string& name);
 
-  /// Removes every pool of the group. Error: `group_not_found`.
+  /// Removes every pool of the group; an unknown or emptied group is not an
+  /// error. Error: the first failing `rm_pool`'s.
   caf::expected<void> rm_group(const std::string& group);
 
   /// Applies a full new config to a running pool and returns the actions taken
-  /// (SPEC §4.10). Errors: `pool_not_found`, `invalid_config`,
+  /// in pooler's order. Errors: `pool_not_found`, `invalid_config`,
   /// `unsupported_change`, `not_enough_free_members` (nothing applied).
   caf::expected<std::vector<reconfigure_action>>
   pool_reconfigure(const std::string& name, pool_config cfg);
@@ -83,7 +107,8 @@ public:
   /// Event-based take, the fast path: `self` becomes the consumer and is
   /// monitored. Exactly one callback runs, in `self`'s context. Errors:
   /// `no_members` (reason at_capacity, all_in_use, queue_full or timeout),
-  /// `pool_not_found`. A timeout of 0 never waits; `infinite_wait` waits
+  /// `pool_not_found`, `app_stopped`, `invalid_argument` (a negative
+  /// timeout). A timeout of 0 never waits; `infinite_wait` waits
   /// without limit. With `affinity`, prefers the member bound to that key.
   template <class OnMember, class OnError>
   void take_member(caf::event_based_actor* self, const std::string& pool,
@@ -91,9 +116,13 @@ public:
                    std::optional<std::string> affinity = std::nullopt) {
     // The callbacks go straight into CAF's response handler: no
     // std::function and no shared context on the fast path.
+    if (auto err = check_take(pool, timeout)) {
+      on_error(std::move(err));
+      return;
+    }
     const caf::actor& handle = pool_handle(pool);
     if (!handle) {
-      on_error(pool_not_found(pool));
+      on_error(missing_pool(pool));
       return;
     }
     auto first = handle.id();
@@ -115,9 +144,35 @@ public:
             });
   }
 
-  /// Event-based group take (SPEC §4.9): a random pool of the group first,
+  /// Same, for a typed event-based actor (`typed_actor<...>::pointer` or a
+  /// typed stateful actor). Same errors.
+  template <class Self, class OnMember, class OnError,
+            class = detail::if_typed_actor<Self>>
+  void take_member(Self* self, const std::string& pool, caf::timespan timeout,
+                   OnMember on_member, OnError on_error,
+                   std::optional<std::string> affinity = std::nullopt) {
+    if (auto err = check_take(pool, timeout)) {
+      on_error(std::move(err));
+      return;
+    }
+    const caf::actor& handle = pool_handle(pool);
+    if (!handle) {
+      on_error(missing_pool(pool));
+      return;
+    }
+    self
+      ->request(handle, take_deadline(timeout),
+                take_message(timeout, affinity ? &*affinity : nullptr))
+      .then([on_member](caf::actor& m) mutable { on_member(std::move(m)); },
+            [a = *this, pool, on_error](caf::error& err) mutable {
+              on_error(a.take_failed(pool, std::move(err)));
+            });
+  }
+
+  /// Event-based group take: a random pool of the group first,
   /// then every other once; with a timeout, waits in the queue of the pool
-  /// with the most spare capacity. Errors: `no_members`, `group_not_found`.
+  /// with the most spare capacity. Errors: `no_members` (also for an unknown
+  /// or emptied group, as pooler), `app_stopped`, `invalid_argument`.
   template <class OnMember, class OnError>
   void take_group_member(caf::event_based_actor* self, const std::string& group,
                          caf::timespan timeout, OnMember on_member,
@@ -144,7 +199,7 @@ public:
   void return_member(const std::string& pool, const caf::actor& member,
                      member_status s = member_status::ok);
 
-  /// Same, and adds `requests_handled` to the member's statistics (§6.3).
+  /// Same, and adds `requests_handled` to the member's statistics.
   void return_member(const std::string& pool, const caf::actor& member,
                      member_status s, uint64_t requests_handled);
 
@@ -157,7 +212,23 @@ public:
                      member_status s = member_status::ok,
                      uint64_t requests_handled = 0);
 
-  /// Returns a member to the pool of `group` it came from.
+  /// Same, sent by a typed event-based actor `self`.
+  template <class Self, class = detail::if_typed_actor<Self>>
+  void return_member(Self* self, const std::string& pool,
+                     const caf::actor& member,
+                     member_status s = member_status::ok,
+                     uint64_t requests_handled = 0) {
+    // Typed actors may not send() to an untyped actor; the primitive keeps
+    // `self` as sender and the pool on `self`'s worker, as send() would.
+    if (auto& handle = returning(pool, member))
+      handle->enqueue(caf::make_mailbox_element(
+                        self->ctrl(), caf::make_message_id(), {},
+                        return_message(member, s, requests_handled)),
+                      self->context());
+  }
+
+  /// Returns a member to the pool it came from, if a take on `group` handed
+  /// it out; a member of another group, or unknown, is ignored (a warning).
   void return_group_member(const std::string& group, const caf::actor& member,
                            member_status s = member_status::ok);
 
@@ -184,6 +255,23 @@ public:
                      const std::string& session, caf::timespan timeout,
                      caf::message request);
 
+  /// Event-based safe use: takes a member for `self`, runs `fn(member)` in
+  /// `self`'s context, returns the member (`fail` if `fn` throws, else `ok`)
+  /// and calls `on_done(caf::expected<R>)` with `fn`'s result, its exception
+  /// as `sec::runtime_error`, or the take's error. For typed actors too.
+  template <class Self, class F, class OnDone,
+            class = detail::if_scheduled_actor<Self>>
+  void with_member(Self* self, const std::string& pool, caf::timespan timeout,
+                   F fn, OnDone on_done);
+
+  /// Event-based lease: `on_lease(shared_lease)` or `on_error(caf::error)`
+  /// runs in `self`'s context. The member goes back when the last copy of
+  /// the lease is gone (see `shared_lease`). For typed actors too.
+  template <class Self, class OnLease, class OnError,
+            class = detail::if_scheduled_actor<Self>>
+  void take_lease(Self* self, const std::string& pool, caf::timespan timeout,
+                  OnLease on_lease, OnError on_error);
+
   // -- introspection ---------------------------------------------------------------
 
   /// Counts of a pool. Error: `pool_not_found`.
@@ -201,6 +289,47 @@ public:
     std::function<caf::expected<caf::message>(const caf::actor&)> fn,
     caf::timespan timeout = std::chrono::seconds(5));
 
+  // Request forms for actors: they never block a worker thread. Exactly one
+  // callback runs, in `self`'s context; errors as the blocking forms.
+
+  /// `on_result(utilization)` or `on_error(caf::error)`.
+  template <class Self, class OnResult, class OnError,
+            class = detail::if_scheduled_actor<Self>>
+  void pool_utilization(Self* self, const std::string& pool,
+                        OnResult on_result, OnError on_error) {
+    ask_pool<utilization>(self, pool, request_kind::utilization, {},
+                          std::move(on_result), std::move(on_error));
+  }
+
+  /// `on_result(std::vector<member_info>)` or `on_error(caf::error)`.
+  template <class Self, class OnResult, class OnError,
+            class = detail::if_scheduled_actor<Self>>
+  void pool_stats(Self* self, const std::string& pool, OnResult on_result,
+                  OnError on_error) {
+    ask_pool<std::vector<member_info>>(self, pool, request_kind::stats, {},
+                                       std::move(on_result),
+                                       std::move(on_error));
+  }
+
+  /// `on_done()` once the pool culled, or `on_error(caf::error)`.
+  template <class Self, class OnDone, class OnError,
+            class = detail::if_scheduled_actor<Self>>
+  void cull_pool(Self* self, const std::string& pool, OnDone on_done,
+                 OnError on_error) {
+    ask_pool<void>(self, pool, request_kind::cull, {}, std::move(on_done),
+                   std::move(on_error));
+  }
+
+  /// `on_result(std::vector<reconfigure_action>)` or `on_error(caf::error)`.
+  template <class Self, class OnResult, class OnError,
+            class = detail::if_scheduled_actor<Self>>
+  void pool_reconfigure(Self* self, const std::string& name, pool_config cfg,
+                        OnResult on_result, OnError on_error) {
+    ask_pool<std::vector<reconfigure_action>>(
+      self, name, request_kind::reconfigure, std::move(cfg),
+      std::move(on_result), std::move(on_error));
+  }
+
   /// The pools of a group, sorted by name; empty for an unknown group.
   std::vector<std::string> group_pools(const std::string& group);
 
@@ -212,9 +341,11 @@ public:
 
   // -- the tree (for applications' own supervisors and for tests) ---------------------
 
+  /// The actor system the tree runs in. Throws std::logic_error on an
+  /// empty handle, which has none.
   caf::actor_system& system() const;
 
-  /// The top supervisor (`pooler_sup`).
+  /// The top supervisor (`pooler_sup`); a null handle on an empty app.
   caf::actor top_supervisor() const;
 
   /// The pool actor of `pool` (changes when its supervisor restarts it).
@@ -226,13 +357,70 @@ public:
   /// The pool's member supervisor (simple_one_for_one over its members).
   caf::expected<caf::actor> member_supervisor(const std::string& pool) const;
 
+  /// An empty handle: every call answers `app_stopped` (or nothing, for
+  /// returns and name lists) until a started app is assigned to it.
+  app() noexcept = default;
+
   explicit app(std::shared_ptr<detail::app_state> st) : state_(std::move(st)) {}
+
+  /// Whether the handle refers to a tree that is still running (false when
+  /// empty, after `stop()`, or once the tree ended on its own).
+  bool running() const noexcept;
 
   const std::shared_ptr<detail::app_state>& state() const noexcept {
     return state_;
   }
 
 private:
+  enum class request_kind { utilization, stats, cull, reconfigure };
+
+  /// The pool actor and the message of a request form, or why there is
+  /// none (`app_stopped`, `pool_not_found`, `not_local`).
+  caf::error prepare(const std::string& pool, request_kind kind,
+                     pool_config cfg, caf::actor& dest,
+                     caf::message& msg) const;
+
+  template <class T, class Self, class OnResult, class OnError>
+  void ask_pool(Self* self, const std::string& pool, request_kind kind,
+                pool_config cfg, OnResult on_result, OnError on_error) {
+    caf::actor dest;
+    caf::message msg;
+    if (auto err = prepare(pool, kind, std::move(cfg), dest, msg)) {
+      on_error(std::move(err));
+      return;
+    }
+    auto on_failure = [a = *this, pool,
+                       on_error](caf::error& err) mutable {
+      on_error(a.call_failed(pool, std::move(err)));
+    };
+    if constexpr (std::is_void_v<T>)
+      self->request(dest, request_timeout, std::move(msg))
+        .then([on_result]() mutable { on_result(); }, std::move(on_failure));
+    else
+      self->request(dest, request_timeout, std::move(msg))
+        .then([on_result](T& x) mutable { on_result(std::move(x)); },
+              std::move(on_failure));
+  }
+
+  /// How long a request form waits for a pool that went silent.
+  static constexpr auto request_timeout = std::chrono::seconds(10);
+
+  /// The CAF timeout of a take request.
+  caf::duration take_deadline(caf::timespan timeout) const;
+
+  /// A take request's content.
+  static caf::message take_message(caf::timespan timeout,
+                                   const std::string* affinity);
+
+  /// A return's content.
+  static caf::message return_message(const caf::actor& member, member_status s,
+                                     uint64_t requests_handled);
+
+  /// Forgets `member`'s group entry and finds the pool to return it to
+  /// (null, with a warning, for an unknown pool).
+  const caf::actor& returning(const std::string& pool,
+                              const caf::actor& member) const;
+
   using take_response
     = caf::response_handle<caf::event_based_actor, caf::message, false>;
 
@@ -251,7 +439,16 @@ private:
   /// A take's CAF error as pooler's (request_receiver_down: pool_not_found).
   caf::error take_failed(const std::string& pool, caf::error err) const;
 
-  static caf::error pool_not_found(const std::string& pool);
+  /// A request's CAF error as pooler's (request_receiver_down:
+  /// pool_not_found, or app_stopped after stop).
+  caf::error call_failed(const std::string& pool, caf::error err) const;
+
+  /// Why `pool` has no handle: `app_stopped` or `pool_not_found`.
+  caf::error missing_pool(const std::string& pool) const;
+
+  /// The error a take with these arguments answers before any message is
+  /// sent (`app_stopped`, `invalid_argument`), or none.
+  caf::error check_take(const std::string& pool, caf::timespan timeout) const;
 
   void take_member_impl(caf::event_based_actor* self, const std::string& pool,
                         caf::timespan timeout,
@@ -269,7 +466,9 @@ private:
 
 /// A child spec that starts one pool's subtree (pool_sup → member_sup + pool)
 /// under an application's own supervisor; the pool registers with `a`, so
-/// take/return by name work as for `new_pool`.
+/// take/return by name work as for `new_pool`. Its start fails with
+/// `pool_exists` for a name in use, `app_stopped` after `a` stopped; the
+/// name is released when the supervisor terminates, deletes or ends it.
 child_spec pool_child_spec(app& a, pool_config cfg);
 
 /// Registers pooler with an actor system config: the error category renderer,
@@ -310,6 +509,41 @@ private:
   uint64_t requests_ = 0;
 };
 
+/// A member held by an event-based actor (typed or not). Copyable, so that
+/// response handlers can capture it: the member goes back when the last copy
+/// is gone or on `release()`; `fail` if any copy called `fail()` or the last
+/// copy went during stack unwinding (the work threw). If the consumer died
+/// first, nothing is sent: the pool reclaims the member (back `ok` after a
+/// normal exit, stopped and replaced after a crash).
+class shared_lease {
+public:
+  /// An empty lease (no member).
+  shared_lease() noexcept = default;
+
+  shared_lease(app a, std::string pool, caf::actor member,
+               caf::actor_addr consumer);
+
+  /// The member, or a null handle for an empty lease.
+  const caf::actor& member() const noexcept;
+
+  /// Marks the member broken: it is returned `fail` (stopped and replaced).
+  void fail() noexcept;
+
+  /// Counts requests the member handled; added to its `requests_handled`.
+  void count_request(uint64_t n = 1) noexcept;
+
+  /// Returns the member now, for every copy (idempotent).
+  void release();
+
+  explicit operator bool() const noexcept {
+    return static_cast<bool>(impl_);
+  }
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
 // -- template definitions ----------------------------------------------------------
 
 namespace detail {
@@ -326,7 +560,53 @@ struct flatten_expected<caf::expected<T>> {
 
 caf::error error_from_exception(std::exception_ptr ep);
 
+/// Runs `fn(member)`; marks `l` failed if it throws. The result, flattened.
+template <class F>
+auto run_guarded(F& fn, shared_lease& l) {
+  using raw = std::invoke_result_t<F&, const caf::actor&>;
+  using result = caf::expected<typename flatten_expected<raw>::type>;
+  try {
+    if constexpr (std::is_void_v<raw>) {
+      fn(l.member());
+      return result{};
+    } else {
+      return result{fn(l.member())};
+    }
+  } catch (...) {
+    l.fail();
+    return result{error_from_exception(std::current_exception())};
+  }
+}
+
 } // namespace detail
+
+template <class Self, class OnLease, class OnError, class>
+void app::take_lease(Self* self, const std::string& pool,
+                     caf::timespan timeout, OnLease on_lease,
+                     OnError on_error) {
+  take_member(
+    self, pool, timeout,
+    [self, a = *this, pool, on_lease](caf::actor m) mutable {
+      on_lease(shared_lease{a, pool, std::move(m), self->address()});
+    },
+    std::move(on_error));
+}
+
+template <class Self, class F, class OnDone, class>
+void app::with_member(Self* self, const std::string& pool,
+                      caf::timespan timeout, F fn, OnDone on_done) {
+  using raw = std::invoke_result_t<F&, const caf::actor&>;
+  using result = caf::expected<typename detail::flatten_expected<raw>::type>;
+  take_lease(
+    self, pool, timeout,
+    [fn, on_done](shared_lease l) mutable {
+      auto r = detail::run_guarded(fn, l);
+      // Back before on_done runs: on_done may take the next member.
+      l.release();
+      on_done(std::move(r));
+    },
+    [on_done](caf::error err) mutable { on_done(result{std::move(err)}); });
+}
 
 template <class F>
 auto app::with_member(caf::scoped_actor& self, const std::string& pool,

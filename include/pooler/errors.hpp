@@ -25,15 +25,17 @@ enum class errc : uint8_t {
   not_a_member,
   /// A member (or a supervisor's child) could not be started.
   start_failed,
-  // Supervision (SPEC §2.3, OTP's error atoms).
+  // Supervision (OTP's error atoms).
   already_present,
   already_started,
   running,
   not_found,
   simple_one_for_one,
-  /// A group name that no pool has joined.
+  /// No longer answered: a take on an unknown or emptied group is
+  /// `no_members` and `rm_group` of one succeeds, as in pooler. Kept so that
+  /// codes and existing comparisons stay valid.
   group_not_found,
-  // External-process members (SPEC §6.4); the subject is the command or the
+  // External-process members; the subject is the command or the
   // program, the detail says what happened.
   /// The process answered `ok:false`; the detail is its error text.
   call_failed,
@@ -45,9 +47,15 @@ enum class errc : uint8_t {
   bad_reply,
   /// The process could not be started, died, or closed its stdout.
   process_failed,
-  /// The operation needs the pool's own node (SPEC §9): pool configs hold
+  /// The operation needs the pool's own node: pool configs hold
   /// functions and cannot cross nodes.
   not_local,
+  /// An argument is out of range (e.g. a negative take timeout); the
+  /// subject names the pool, the detail the argument.
+  invalid_argument,
+  /// The call went to an app handle that was stopped (or whose tree ended)
+  /// or that is empty (default-constructed); the subject names the pool.
+  app_stopped,
 };
 
 /// The atom that identifies pooler's error category.
