@@ -81,7 +81,8 @@ caf::expected<std::vector<caf::expected<caf::message>>> app::call_free_members(
     try {
       results.push_back(fn(m));
     } catch (...) {
-      results.push_back(detail::error_from_exception(std::current_exception()));
+      results.push_back(
+        detail::error_from_exception(std::current_exception(), pool));
     }
     return_member(pool, m);
   }

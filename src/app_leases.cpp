@@ -10,14 +10,14 @@ namespace pooler {
 
 namespace detail {
 
-caf::error error_from_exception(std::exception_ptr ep) {
+caf::error error_from_exception(std::exception_ptr ep,
+                                const std::string& pool) {
   try {
     std::rethrow_exception(ep);
   } catch (const std::exception& e) {
-    return caf::make_error(caf::sec::runtime_error, std::string{e.what()});
+    return make_error(errc::function_threw, pool, e.what());
   } catch (...) {
-    return caf::make_error(caf::sec::runtime_error,
-                           std::string{"unknown exception"});
+    return make_error(errc::function_threw, pool, "unknown exception");
   }
 }
 

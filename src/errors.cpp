@@ -29,6 +29,7 @@ std::string to_string(errc x) {
     case errc::not_local: return "not_local";
     case errc::invalid_argument: return "invalid_argument";
     case errc::app_stopped: return "app_stopped";
+    case errc::function_threw: return "function_threw";
   }
   return "unknown_pooler_error";
 }

@@ -27,6 +27,7 @@ TEST_CASE("every error code has a name") {
   CHECK(pooler::to_string(errc::app_stopped) == "app_stopped");
   CHECK(pooler::to_string(errc::group_not_found) == "group_not_found");
   CHECK(pooler::to_string(errc::not_local) == "not_local");
+  CHECK(pooler::to_string(errc::function_threw) == "function_threw");
 }
 
 TEST_CASE("a negative take timeout renders the pool and the argument") {

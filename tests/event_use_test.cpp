@@ -80,8 +80,9 @@ TEST_CASE_FIXTURE(event_fixture, "event-based with_member fails the member when 
       });
   });
   auto r = next_report();
-  CHECK(r.err == caf::sec::runtime_error);
-  CHECK(to_string(r.err).find("boom") != std::string::npos);
+  CHECK(r.err == pooler::errc::function_threw);
+  CHECK(pooler::error_subject(r.err) == "p");
+  CHECK(pooler::error_detail(r.err) == "boom");
   wait_down(original); // stopped, not put back
   REQUIRE(free_becomes("p", 1));
   CHECK(only_member("p") != original);

@@ -558,11 +558,12 @@ struct flatten_expected<caf::expected<T>> {
   using type = T;
 };
 
-caf::error error_from_exception(std::exception_ptr ep);
+/// `function_threw` naming `pool`, with the exception's text.
+caf::error error_from_exception(std::exception_ptr ep, const std::string& pool);
 
 /// Runs `fn(member)`; marks `l` failed if it throws. The result, flattened.
 template <class F>
-auto run_guarded(F& fn, shared_lease& l) {
+auto run_guarded(F& fn, shared_lease& l, const std::string& pool) {
   using raw = std::invoke_result_t<F&, const caf::actor&>;
   using result = caf::expected<typename flatten_expected<raw>::type>;
   try {
@@ -574,7 +575,7 @@ auto run_guarded(F& fn, shared_lease& l) {
     }
   } catch (...) {
     l.fail();
-    return result{error_from_exception(std::current_exception())};
+    return result{error_from_exception(std::current_exception(), pool)};
   }
 }
 
@@ -599,8 +600,8 @@ void app::with_member(Self* self, const std::string& pool,
   using result = caf::expected<typename detail::flatten_expected<raw>::type>;
   take_lease(
     self, pool, timeout,
-    [fn, on_done](shared_lease l) mutable {
-      auto r = detail::run_guarded(fn, l);
+    [fn, on_done, pool](shared_lease l) mutable {
+      auto r = detail::run_guarded(fn, l, pool);
       // Back before on_done runs: on_done may take the next member.
       l.release();
       on_done(std::move(r));
@@ -628,7 +629,7 @@ auto app::with_member(caf::scoped_actor& self, const std::string& pool,
     }
   } catch (...) {
     guard.fail();
-    return result{detail::error_from_exception(std::current_exception())};
+    return result{detail::error_from_exception(std::current_exception(), pool)};
   }
 }
 

@@ -56,6 +56,9 @@ enum class errc : uint8_t {
   /// The call went to an app handle that was stopped (or whose tree ended)
   /// or that is empty (default-constructed); the subject names the pool.
   app_stopped,
+  /// The function given to `with_member` (or `for_each_free`-like helpers)
+  /// threw; the subject names the pool, the detail is the exception's text.
+  function_threw,
 };
 
 /// The atom that identifies pooler's error category.
