@@ -25,6 +25,23 @@ install(TARGETS pooler_core pooler_supervision pooler_process pooler
           COMPONENT pooler_development
         INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
+# The prometheus-cpp sink, when it was built: an export set of its own, which
+# pooler's package loads only where prometheus-cpp is found.
+if(TARGET pooler_prometheus_cpp)
+  install(TARGETS pooler_prometheus_cpp
+          EXPORT pooler-prometheus-cpp-targets
+          RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
+            COMPONENT pooler_runtime
+          LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+            COMPONENT pooler_runtime
+            NAMELINK_COMPONENT pooler_development
+          ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+            COMPONENT pooler_development)
+  install(EXPORT pooler-prometheus-cpp-targets NAMESPACE pooler::
+          DESTINATION "${POOLER_CMAKE_DIR}"
+          COMPONENT pooler_development)
+endif()
+
 install(EXPORT pooler-targets NAMESPACE pooler::
         DESTINATION "${POOLER_CMAKE_DIR}"
         COMPONENT pooler_development)
