@@ -32,6 +32,20 @@ inline pooler::pool_config book_config(size_t init, size_t max) {
   return cfg;
 }
 
+/// The armed timers of a book, by kind: each kind's latest arm.
+using armed_timers = std::map<pooler::book_timer, pooler::fx::arm>;
+
+/// The timer due first at or before `until`, or `timers.end()`.
+inline armed_timers::iterator first_due(armed_timers& timers,
+                                        book_time until) {
+  auto next = timers.end();
+  for (auto i = timers.begin(); i != timers.end(); ++i)
+    if (i->second.at <= until
+        && (next == timers.end() || i->second.at < next->second.at))
+      next = i;
+  return next;
+}
+
 struct book_harness {
   std::optional<pooler::pool_book> book;
   book_time now = book_time{} + std::chrono::hours(1);
@@ -39,7 +53,7 @@ struct book_harness {
   std::vector<pooler::fx::stop> stops;             ///< every stop asked for
   std::map<pooler::waiter_id, member_id> handed;   ///< waiter -> member
   std::map<pooler::waiter_id, pooler::book_error> failed;
-  std::map<pooler::book_timer, pooler::fx::arm> timers; ///< latest arm
+  armed_timers timers; ///< latest arm
   std::vector<member_id> checks;
   std::set<pooler::consumer_id> watched;
   std::map<std::string, double> counts; ///< "metric" or "metric{reason}"
@@ -147,11 +161,7 @@ struct book_harness {
   void advance(pooler::book_duration d) {
     auto until = now + d;
     for (;;) {
-      auto next = timers.end();
-      for (auto i = timers.begin(); i != timers.end(); ++i)
-        if (i->second.at <= until
-            && (next == timers.end() || i->second.at < next->second.at))
-          next = i;
+      auto next = first_due(timers, until);
       if (next == timers.end())
         break;
       auto arm = next->second;

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <string>
 
+#include "book_harness.hpp"
 #include "src/pool_book.hpp"
 
 using namespace std::chrono_literals;
@@ -65,7 +66,7 @@ struct run {
   pool_book book;
   model m;
   book_time now = book_time{} + 1h;
-  std::map<book_timer, fx::arm> timers;
+  test::armed_timers timers;
   std::map<std::string, double> counts;
   member_id next_member = 1000;
   std::string error;
@@ -332,11 +333,7 @@ struct run {
   void advance() {
     auto until = now + book_duration{std::chrono::milliseconds(pick(1500))};
     for (;;) {
-      auto next = timers.end();
-      for (auto i = timers.begin(); i != timers.end(); ++i)
-        if (i->second.at <= until
-            && (next == timers.end() || i->second.at < next->second.at))
-          next = i;
+      auto next = test::first_due(timers, until);
       if (next == timers.end())
         break;
       auto arm = next->second;
