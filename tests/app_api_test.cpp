@@ -199,13 +199,6 @@ TEST_CASE_FIXTURE(fixture, "a negative take timeout is invalid_argument naming t
 
 namespace {
 
-pooler::pool_config grouped(std::string name, size_t init, size_t max,
-                            std::string group) {
-  auto cfg = pool(std::move(name), init, max);
-  cfg.group = std::move(group);
-  return cfg;
-}
-
 size_t group_table_size(pooler::app& app) {
   return app.state()->group_members.size();
 }

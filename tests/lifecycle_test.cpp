@@ -10,13 +10,6 @@ using pooler::reconfigure_action;
 
 namespace {
 
-pooler::pool_config grouped(std::string name, size_t init, size_t max,
-                            std::string group) {
-  auto cfg = pool(std::move(name), init, max);
-  cfg.group = std::move(group);
-  return cfg;
-}
-
 std::vector<std::string> names(const std::vector<reconfigure_action>& xs) {
   std::vector<std::string> result;
   for (auto& x : xs)

@@ -73,6 +73,14 @@ inline pooler::pool_config pool(std::string name, size_t init, size_t max) {
   return cfg;
 }
 
+/// `pool(...)` joined to `group`.
+inline pooler::pool_config grouped(std::string name, size_t init, size_t max,
+                                   std::string group) {
+  auto cfg = pool(std::move(name), init, max);
+  cfg.group = std::move(group);
+  return cfg;
+}
+
 struct config : caf::actor_system_config {
   config() {
     pooler::add_to(*this);
