@@ -22,26 +22,12 @@
 #include "pooler/config_file.hpp"
 #include "pooler/errors.hpp"
 
+#include "invalid_config.hpp"
+
 using pooler::errc;
+using test::invalid;
 
 namespace {
-
-template <class T>
-std::string invalid(const caf::expected<T>& res) {
-  if (res)
-    return "<no error>";
-  if (res.error() != errc::invalid_config)
-    return "<other error: " + caf::to_string(res.error()) + ">";
-  return pooler::error_detail(res.error());
-}
-
-std::string invalid(const caf::error& err) {
-  if (!err)
-    return "<no error>";
-  if (err != errc::invalid_config)
-    return "<other error: " + caf::to_string(err) + ">";
-  return pooler::error_detail(err);
-}
 
 bool contains_text(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

@@ -21,22 +21,14 @@
 #include "pooler/metrics.hpp"
 #include "pooler/pool_config.hpp"
 
+#include "invalid_config.hpp"
+
 using namespace std::chrono_literals;
 using pooler::errc;
 using pooler::pool_config;
+using test::invalid;
 
 namespace {
-
-// The detail of an invalid_config error, or a marker that fails any
-// comparison with a real detail.
-template <class T>
-std::string invalid(const caf::expected<T>& res) {
-  if (res)
-    return "<no error>";
-  if (res.error() != errc::invalid_config)
-    return "<other error: " + pooler::error_detail(res.error()) + ">";
-  return pooler::error_detail(res.error());
-}
 
 template <class T>
 std::string subject(const caf::expected<T>& res) {
