@@ -12,17 +12,11 @@
 #include "pooler/supervisor.hpp"
 #include "pooler/errors.hpp"
 #include "src/log.hpp"
+#include "src/overload.hpp"
 
 namespace pooler {
 
 namespace {
-
-template <class... Fs>
-struct overload : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overload(Fs...) -> overload<Fs...>;
 
 constexpr auto far = std::chrono::hours(24 * 100);
 
@@ -44,47 +38,17 @@ book_time pool_state::tick_clock() {
 }
 
 void pool_state::apply(const effects& fx) {
-  for (auto& e : fx)
-    apply_one(e);
-  publish_gauges();
+  sh->apply(fx, self->context(), this);
 }
 
-void pool_state::apply_one(const effect& e) {
+void pool_state::apply_own(const effect& e) {
+  // The effects any thread can carry out were done by the shared book.
   std::visit(
     overload{
       [this](const fx::start& x) { start_member(x.id); },
       [this](const fx::stop& x) { stop_member(x.member); },
       [this](const fx::check& x) { check_member(x.member, x.timeout); },
-      [this](const fx::hand& x) {
-        if (auto w = waiters.find(x.waiter); w != waiters.end()) {
-          w->second.deliver(handles[x.member]);
-          waiters.erase(w);
-        }
-      },
-      [this](const fx::fail& x) {
-        if (auto w = waiters.find(x.waiter); w != waiters.end()) {
-          w->second.deliver(to_error(x.error));
-          waiters.erase(w);
-        }
-      },
       [this](const fx::arm& x) { arm(x.kind, x.at, x.gen); },
-      [this](const fx::watch& x) {
-        if (auto a = consumer_addrs.find(x.consumer); a != consumer_addrs.end())
-          self->monitor(a->second);
-      },
-      [this](const fx::unwatch& x) {
-        if (auto a = consumer_addrs.find(x.consumer);
-            a != consumer_addrs.end()) {
-          self->demonitor(a->second);
-          consumer_ids.erase(a->second);
-          consumer_addrs.erase(a);
-        }
-      },
-      [this](const fx::forget& x) { handles.erase(x.member); },
-      [this](const fx::count& x) { metrics.count(x.m, x.n); },
-      [this](const fx::count_reason& x) { metrics.count(x.m, x.reason); },
-      [this](const fx::observe& x) { metrics.seconds(x.m, x.d); },
-      [this](const fx::warn& x) { warn("pool \"" + name + "\": " + x.text); },
       [this](const fx::ready&) {
         auto err = not_ready();
         for (auto& rp : ready_waiters)
@@ -99,6 +63,7 @@ void pool_state::apply_one(const effect& e) {
           reconfigure_waiter->deliver(x.actions);
         reconfigure_waiter.reset();
       },
+      [](const auto&) {},
     },
     e);
 }
@@ -110,7 +75,7 @@ void pool_state::start_member(start_id id) {
                make_error(errc::start_failed, name, "no starter supervisor"));
     return;
   }
-  auto& cfg = book->config();
+  auto& cfg = book().config();
   start_job job{self, member_sup, cfg.initialize, cfg.member_start_timeout, id,
                 cfg.name};
   self
@@ -123,7 +88,11 @@ void pool_state::start_member(start_id id) {
 }
 
 void pool_state::stop_member(member_id id) {
-  auto member = handles[id];
+  // A stop a caller's thread asked for may come after the member's death.
+  auto h = sh->handles.find(id);
+  if (h == sh->handles.end())
+    return;
+  auto member = h->second;
   auto ss = reg->starter_sup();
   auto fallback = [self = self, member](const caf::error&) {
     // No stopper: stop the member directly rather than leak the slot.
@@ -133,7 +102,7 @@ void pool_state::stop_member(member_id id) {
     fallback(caf::error{});
     return;
   }
-  auto& cfg = book->config();
+  auto& cfg = book().config();
   stop_job job{member, member_sup, cfg.stop,
                cfg.member_shutdown.value_or(std::chrono::seconds(5))};
   self
@@ -143,14 +112,17 @@ void pool_state::stop_member(member_id id) {
 }
 
 void pool_state::check_member(member_id id, book_duration timeout) {
-  auto member = handles[id];
+  auto h = sh->handles.find(id);
+  if (h == sh->handles.end())
+    return;
+  auto member = h->second;
   auto ss = reg->starter_sup();
   if (!ss) {
     // Nobody to run the check: the member stays in service.
     self->send(self, health_result_atom::value, member, caf::error{});
     return;
   }
-  health_job job{self, member, book->config().health_check, timeout};
+  health_job job{self, member, book().config().health_check, timeout};
   self
     ->request(ss, caf::infinite, start_child_atom::value,
               caf::make_message(std::move(job)))
@@ -184,32 +156,8 @@ void pool_state::arm(book_timer kind, book_time at, uint64_t gen) {
   }
 }
 
-void pool_state::publish_gauges() {
-  auto u = book->usage();
-  metrics.counts({u.free_count, u.in_use_count, u.starting_count,
-                  u.stopping_count, u.queued_count});
-}
-
 caf::error pool_state::to_error(const book_error& e) const {
   return make_error(e.code, name, e.detail);
-}
-
-consumer_id pool_state::consumer_of(const caf::actor_addr& who) {
-  auto [i, added] = consumer_ids.try_emplace(who, 0);
-  if (added) {
-    i->second = ++next_consumer;
-    consumer_addrs.emplace(i->second, who);
-  }
-  return i->second;
-}
-
-void pool_state::forget_consumer_if_unknown(consumer_id c) {
-  if (book->knows_consumer(c))
-    return;
-  if (auto a = consumer_addrs.find(c); a != consumer_addrs.end()) {
-    consumer_ids.erase(a->second);
-    consumer_addrs.erase(a);
-  }
 }
 
 } // namespace pooler

@@ -1,10 +1,11 @@
 #pragma once
 
-// The pool actor: a thin driver around the pool book (src/pool_book.hpp). It
-// receives, calls the book with the time of the message, and carries out the
-// effects the book returns: it starts members through starters, stops them
-// through stoppers, answers waiters and arms timers. The book decides; the
-// actor only maps the book's ids to CAF handles.
+// The pool actor: a thin driver around the pool book (src/pool_book.hpp),
+// which it shares with takes and returns in the callers' threads
+// (src/shared_book.hpp). It receives, calls the book under the shared lock
+// with the time of the message, and carries out the effects the book
+// returns: it starts members through starters, stops them through stoppers,
+// checks them through health checkers and arms timers. The book decides.
 
 #include <chrono>
 #include <memory>
@@ -22,38 +23,38 @@
 #include "pooler/pool_types.hpp"
 #include "src/pool_book.hpp"
 #include "src/pool_metrics.hpp"
+#include "src/shared_book.hpp"
 #include "src/registry.hpp"
 
 namespace pooler {
 
-struct pool_state {
+struct pool_state : actor_effects {
   using self_ptr = caf::stateful_actor<pool_state>*;
 
   self_ptr self = nullptr;
   std::shared_ptr<registry> reg;
   caf::actor member_sup;
   std::string name;
-  std::optional<pool_book> book;
-  pool_metrics metrics;
+  /// The book and the CAF side of its ids, shared with callers' threads:
+  /// every handler holds its lock.
+  std::shared_ptr<shared_book> sh;
+  pool_book& book() { return sh->book; }
+  const pool_book& book() const { return sh->book; }
   /// The time of the message being handled; effects' timers are relative
   /// to it.
   book_time now{};
 
-  // -- the CAF side of the book's ids ------------------------------------------
-  std::unordered_map<member_id, caf::actor> handles;
-  std::unordered_map<waiter_id, caf::response_promise> waiters;
-  std::unordered_map<caf::actor_addr, consumer_id> consumer_ids;
-  std::unordered_map<consumer_id, caf::actor_addr> consumer_addrs;
-  consumer_id next_consumer = 0;
   std::vector<caf::response_promise> ready_waiters;
   std::optional<caf::response_promise> reconfigure_waiter;
 
   // -- life cycle ------------------------------------------------------------------
   /// Answers whoever still waits: takes are requested without a CAF timeout,
   /// so a pool that dies (even by a kill) must not leave them hanging.
-  ~pool_state();
+  ~pool_state() override;
   void init(self_ptr self, std::shared_ptr<registry> reg,
             const std::string& name, caf::actor member_sup);
+  /// Closes the shared book (its waiters get pool_not_found, callers fall
+  /// back to messages) and answers the actor's own waiters.
   void answer_all_waiters();
 
   // -- handlers --------------------------------------------------------------------
@@ -71,21 +72,19 @@ struct pool_state {
   /// starts have reported; none otherwise.
   caf::error not_ready() const;
 
+  /// Carries out what callers' takes and returns left for the actor.
+  void drain();
+
   // -- carrying out the book's effects -----------------------------------------
   /// Stamps the message's time: one clock read per message.
   book_time tick_clock();
   void apply(const effects& fx);
-  void apply_one(const effect& e);
+  void apply_own(const effect& e) override;
   void start_member(start_id id);
   void stop_member(member_id id);
   void check_member(member_id id, book_duration timeout);
   void arm(book_timer kind, book_time at, uint64_t gen);
-  void publish_gauges();
   caf::error to_error(const book_error& e) const;
-  /// The consumer id of `who`, numbered on first sight.
-  consumer_id consumer_of(const caf::actor_addr& who);
-  /// Drops the numbering of a consumer the book does not record.
-  void forget_consumer_if_unknown(consumer_id c);
 };
 
 caf::behavior pool_actor(caf::stateful_actor<pool_state>* self,

@@ -60,6 +60,9 @@ using accept_atom = caf::atom_constant<caf::atom("pl_accept")>;
 /// (health_result, caf::actor member, caf::error) from a health checker;
 /// an empty error means healthy.
 using health_result_atom = caf::atom_constant<caf::atom("pl_health")>;
+/// (drain): a take or a return in a caller's thread left effects that only
+/// the pool actor can carry out (see src/shared_book.hpp).
+using drain_atom = caf::atom_constant<caf::atom("pl_drain")>;
 
 /// What a starter needs to start one member (sent in a start_child request
 /// to the starter supervisor).

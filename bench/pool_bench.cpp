@@ -165,6 +165,7 @@ struct client_state {
   std::string pool;               // pool consumers only
   bool failure_path = false;      // takes with timeout 0 expected to fail
   bool in_take = false;           // inside app.take_member (sync callbacks)
+  bool call_member = false;       // one request to the member per take
   caf::actor server;              // baseline clients only
   caf::actor coordinator;
   clk::time_point deadline;
@@ -189,6 +190,31 @@ bool is_no_members(const caf::error& err) {
          && err.code() == static_cast<uint8_t>(pooler::errc::no_members);
 }
 
+void take_next(client* self);
+
+// A member was taken (and, end to end, called): count it, give it back and
+// go on until the deadline.
+void used(client* self, const caf::actor& m, bool sample,
+          clk::time_point t0) {
+  auto& st = self->state;
+  clk::time_point now;
+  if (sample) {
+    now = clk::now();
+    st.samples.push_back(to_ns(now - t0));
+  }
+  if (st.failure_path) {
+    if (st.errors++ == 0)
+      st.first_error = "got a member from an exhausted pool";
+  } else {
+    ++st.ops;
+  }
+  st.app->return_member(self, st.pool, m);
+  if (sample && now >= st.deadline)
+    finish(self);
+  else
+    take_next(self);
+}
+
 // One take; on success the member goes straight back and the next take
 // follows until the deadline. The deadline is checked on sampled takes only
 // (they read the clock anyway) and after errors. On the failure path every
@@ -203,22 +229,21 @@ void take_next(client* self) {
     self, st.pool, timeout,
     [self, sample, t0](caf::actor m) {
       auto& st = self->state;
-      clk::time_point now;
-      if (sample) {
-        now = clk::now();
-        st.samples.push_back(to_ns(now - t0));
+      if (st.call_member) {
+        // End to end: the pooled call itself, then the return.
+        self->request(m, caf::infinite, int64_t{1})
+          .then(
+            [self, m, sample, t0](int64_t) { used(self, m, sample, t0); },
+            [self, m](caf::error& err) {
+              auto& st = self->state;
+              if (st.errors++ == 0)
+                st.first_error = self->system().render(err);
+              st.app->return_member(self, st.pool, m);
+              finish(self);
+            });
+        return;
       }
-      if (st.failure_path) {
-        if (st.errors++ == 0)
-          st.first_error = "got a member from an exhausted pool";
-      } else {
-        ++st.ops;
-      }
-      st.app->return_member(self, st.pool, m);
-      if (sample && now >= st.deadline)
-        finish(self);
-      else
-        take_next(self);
+      used(self, m, sample, t0);
     },
     [self, sample, t0](caf::error err) {
       auto& st = self->state;
@@ -241,10 +266,12 @@ void take_next(client* self) {
 }
 
 caf::behavior pool_consumer(client* self, pooler::app app, std::string pool,
-                            bool failure_path, caf::actor coordinator) {
+                            bool failure_path, caf::actor coordinator,
+                            bool call_member) {
   self->state.app = std::move(app);
   self->state.pool = std::move(pool);
   self->state.failure_path = failure_path;
+  self->state.call_member = call_member;
   self->state.coordinator = std::move(coordinator);
   return {
     [self](go_atom, int64_t deadline_ns) {
@@ -812,27 +839,58 @@ int main(int argc, char** argv) {
       if (!pool_idle(app, pool, size))
         fail("pool " + pool + " not idle before a run");
       return run_clients(self, c, secs, [&] {
-        return sys.spawn(pool_consumer, app, pool, false, caf::actor{self});
+        return sys.spawn(pool_consumer, app, pool, false, caf::actor{self},
+                         false);
+      });
+    };
+    auto e2e_run = [&](size_t c, double secs) {
+      if (!pool_idle(app, pool_name, pool_size))
+        fail("pool not idle before an end-to-end run");
+      return run_clients(self, c, secs, [&] {
+        return sys.spawn(pool_consumer, app, std::string{pool_name}, false,
+                         caf::actor{self}, true);
       });
     };
     auto failure_run = [&](double secs) {
       return run_clients(self, 1, secs, [&] {
         return sys.spawn(pool_consumer, app, std::string{exhausted_pool_name},
-                         true, caf::actor{self});
+                         true, caf::actor{self}, false);
       });
     };
-    auto blocking_run = [&](size_t c, double secs) {
+    // Blocking consumers: take_member (or try_take_member) from a thread
+    // with its own scoped_actor; end to end, one request to the member.
+    enum class blocking_kind { take, try_take, call };
+    auto blocking_run = [&](size_t c, double secs, blocking_kind kind) {
       if (!pool_idle(app, pool_name, pool_size))
         fail("pool not idle before a blocking run");
       return run_threads(c, secs, [&] {
         auto me = std::make_shared<caf::scoped_actor>(sys);
-        return [&sys, a = app, me](bool sample, thread_tally& t) mutable {
+        return [&sys, a = app, me, kind](bool sample,
+                                         thread_tally& t) mutable {
           auto t0 = sample ? clk::now() : clk::time_point{};
-          auto m = a.take_member(*me, pool_name, take_timeout);
+          auto m = kind == blocking_kind::try_take
+                     ? a.try_take_member(*me, pool_name)
+                     : a.take_member(*me, pool_name, take_timeout);
           if (!m) {
-            if (t.errors++ == 0)
+            // A try_take finds nothing while other threads hold every
+            // member: not an error, the next try follows.
+            if (kind != blocking_kind::try_take && t.errors++ == 0)
               t.first_error = sys.render(m.error());
             return;
+          }
+          if (kind == blocking_kind::call) {
+            bool ok = false;
+            (*me)
+              ->request(*m, caf::infinite, int64_t{1})
+              .receive([&](int64_t) { ok = true; },
+                       [&](caf::error& err) {
+                         if (t.errors++ == 0)
+                           t.first_error = sys.render(err);
+                       });
+            if (!ok) {
+              a.return_member(pool_name, *m);
+              return;
+            }
           }
           if (sample)
             t.samples.push_back(to_ns(clk::now() - t0));
@@ -928,17 +986,38 @@ int main(int argc, char** argv) {
       scenario rb{"caf_blocking_request_response",
                   "CAF blocking req/resp", c, {}};
       scenario pb{"pool_blocking", "pool, blocking consumers", c, {}};
+      scenario tb{"pool_try_take", "pool, try_take from threads", c, {}};
       baseline_c(c, warmup);
       blocking_rr(c, warmup);
-      blocking_run(c, warmup);
+      blocking_run(c, warmup, blocking_kind::take);
+      blocking_run(c, warmup, blocking_kind::try_take);
       for (int i = 0; i < repetitions; ++i) {
         cb.runs.push_back(baseline_c(c, seconds));
         rb.runs.push_back(blocking_rr(c, seconds));
-        pb.runs.push_back(blocking_run(c, seconds));
+        pb.runs.push_back(blocking_run(c, seconds, blocking_kind::take));
+        tb.runs.push_back(blocking_run(c, seconds, blocking_kind::try_take));
       }
       results.push_back(std::move(cb));
       results.push_back(std::move(rb));
       results.push_back(std::move(pb));
+      results.push_back(std::move(tb));
+    }
+
+    // End to end: take + one request to the member + return, event-based
+    // and blocking (what a pooled call costs; no target).
+    for (size_t c : {size_t{1}, size_t{10}}) {
+      if (!want("e2e"))
+        break;
+      scenario ee{"pool_call_event", "take+call+return, event", c, {}};
+      scenario eb{"pool_call_blocking", "take+call+return, blocking", c, {}};
+      e2e_run(c, warmup);
+      blocking_run(c, warmup, blocking_kind::call);
+      for (int i = 0; i < repetitions; ++i) {
+        ee.runs.push_back(e2e_run(c, seconds));
+        eb.runs.push_back(blocking_run(c, seconds, blocking_kind::call));
+      }
+      results.push_back(std::move(ee));
+      results.push_back(std::move(eb));
     }
 
     // 5: the failure path.
@@ -1164,6 +1243,7 @@ int main(int argc, char** argv) {
     auto ra = ratio(rate, rate_of("caf_request_response", s.c));
     auto rb = ratio(rate, rate_of("minimal_pool", s.c));
     bool blocking = s.name == "pool_blocking" || s.name == "mutex_cv_pool"
+                    || s.name == "pool_try_take" || s.name == "pool_call_blocking"
                     || s.name == "caf_blocking_request_response";
     auto rc = blocking ? ratio(rate, rate_of("mutex_cv_pool", s.c)) : 0.0;
     std::printf("%-30s %5zu %13.0f %8s %8s %8s %10.1f %10.1f\n",
@@ -1225,6 +1305,61 @@ int main(int argc, char** argv) {
     std::printf("blocking / event-based consumers at C = %zu: %s\n", c,
                 fmt_ratio(x).c_str());
   }
+
+  // The fast path's targets: ratios in this run.
+  auto p99_of = [&](const std::string& name, size_t c) {
+    for (auto& s : results)
+      if (s.name == name && s.c == c)
+        return s.med(&run_result::p99_us);
+    return 0.0;
+  };
+  struct target {
+    std::string what;
+    double measured;
+    double bound;
+    bool at_most; ///< measured <= bound (else >=)
+  };
+  std::vector<target> targets;
+  for (size_t c : {size_t{1}, size_t{10}, size_t{100}, size_t{1000}})
+    targets.push_back({"event take+return / (b) at C = " + std::to_string(c),
+                       ratio(rate_of("pool_take_return", c),
+                             rate_of("minimal_pool", c)),
+                       c <= 10 ? 1.5 : 0.9, false});
+  for (size_t c : {size_t{1}, size_t{10}})
+    targets.push_back({"blocking take+return / (c) at C = " + std::to_string(c),
+                       ratio(rate_of("pool_blocking", c),
+                             rate_of("mutex_cv_pool", c)),
+                       0.10, false});
+  targets.push_back({"try_take+return / (c) at C = 1",
+                     ratio(rate_of("pool_try_take", 1),
+                           rate_of("mutex_cv_pool", 1)),
+                     0.25, false});
+  for (size_t c : {size_t{10}, size_t{100}})
+    targets.push_back({"metrics on / off at C = " + std::to_string(c),
+                       ratio(rate_of("pool_take_return_metrics", c),
+                             rate_of("pool_take_return", c)),
+                       0.9, false});
+  targets.push_back({"p99 take / (b)'s p99 at C = 100",
+                     ratio(p99_of("pool_take_return", 100),
+                           p99_of("minimal_pool", 100)),
+                     1.0, true});
+  std::printf("\n%-44s %10s %8s %s\n", "target", "measured", "bound",
+              "met");
+  json j_targets = json::array();
+  for (auto& t : targets) {
+    if (t.measured == 0)
+      continue; // its group did not run
+    bool met = t.at_most ? t.measured <= t.bound : t.measured >= t.bound;
+    std::printf("%-44s %10s %2s %5.2f %s\n", t.what.c_str(),
+                fmt_ratio(t.measured).c_str(), t.at_most ? "<=" : ">=",
+                t.bound, met ? "yes" : "NO");
+    j_targets.push_back({{"target", t.what},
+                         {"measured", json_ratio(t.measured)},
+                         {"bound", t.bound},
+                         {"at_most", t.at_most},
+                         {"met", met}});
+  }
+  derived["targets"] = std::move(j_targets);
 
   std::printf("\n%-40s %12s %s\n", "lifecycle phase", "median ms", "runs (ms)");
   std::printf("%-40s %12s %s\n", "----------------------------------------",

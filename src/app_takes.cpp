@@ -7,6 +7,7 @@
 #include "actors/protocol.hpp"
 #include "src/app_state.hpp"
 #include "src/log.hpp"
+#include "src/shared_book.hpp"
 
 namespace pooler {
 
@@ -119,12 +120,73 @@ void app::take_member_impl(caf::event_based_actor* self,
                      2}));
 }
 
+caf::actor app::take_here(const caf::strong_actor_ptr& who,
+                          const std::string& pool, const std::string* affinity,
+                          caf::execution_unit* ctx) const {
+  static const std::string none;
+  if (!running())
+    return {};
+  auto& ref = state_->reg->cached(pool);
+  if (!ref.book)
+    return {};
+  return ref.book->take_here(who, affinity ? *affinity : none, ctx);
+}
+
+bool app::return_here(const std::string& pool, const caf::actor& member,
+                      member_status s, uint64_t requests_handled,
+                      caf::execution_unit* ctx) const {
+  if (!running())
+    return false;
+  auto& ref = state_->reg->cached(pool);
+  if (!ref.book
+      || !ref.book->give_back_here(member, s == member_status::fail,
+                                   requests_handled, ctx))
+    return false;
+  state_->group_members.forget(member);
+  return true;
+}
+
+caf::expected<caf::actor>
+app::try_take_here(const caf::strong_actor_ptr& who, caf::execution_unit* ctx,
+                   const std::string& pool,
+                   const std::optional<std::string>& affinity) const {
+  if (auto err = detail::unusable(state_.get(), pool))
+    return err;
+  auto& ref = state_->reg->cached(pool);
+  if (!ref.pool)
+    return make_error(errc::pool_not_found, pool);
+  if (!ref.book)
+    return make_error(errc::invalid_argument, pool,
+                      "try_take_member from an event-based actor needs a pool "
+                      "of this process; use take_member with a timeout of 0");
+  return ref.book->try_take_here(who, affinity.value_or(std::string{}), ctx);
+}
+
+caf::expected<caf::actor>
+app::try_take_member(caf::scoped_actor& self, const std::string& pool,
+                     std::optional<std::string> affinity) {
+  if (auto err = detail::unusable(state_.get(), pool))
+    return err;
+  if (auto& ref = state_->reg->cached(pool); ref.book) {
+    auto m = ref.book->try_take_here(self->ctrl(),
+                                     affinity.value_or(std::string{}), nullptr);
+    // A pool actor that stopped may be restarting: the message path waits
+    // for its successor.
+    if (m || m.error() != errc::pool_not_found)
+      return m;
+  }
+  return take_member(self, pool, caf::timespan{0}, std::move(affinity));
+}
+
 caf::expected<caf::actor> app::take_member(caf::scoped_actor& self,
                                            const std::string& pool,
                                            caf::timespan timeout,
                                            std::optional<std::string> affinity) {
   if (auto err = check_take(pool, timeout))
     return err;
+  if (auto m = take_here(self->ctrl(), pool,
+                         affinity ? &*affinity : nullptr, nullptr))
+    return m;
   auto ns = detail::take_timeout_ns(timeout);
   auto msg = affinity && !affinity->empty()
                ? caf::make_message(take_atom::value, ns, *affinity)
@@ -154,6 +216,8 @@ void app::return_member(const std::string& pool, const caf::actor& member,
 
 void app::return_member(const std::string& pool, const caf::actor& member,
                         member_status s, uint64_t requests_handled) {
+  if (return_here(pool, member, s, requests_handled, nullptr))
+    return;
   if (auto& handle = returning(pool, member))
     caf::anon_send(handle, return_atom::value, member, s == member_status::fail,
                    requests_handled);
@@ -162,6 +226,8 @@ void app::return_member(const std::string& pool, const caf::actor& member,
 void app::return_member(caf::event_based_actor* self, const std::string& pool,
                         const caf::actor& member, member_status s,
                         uint64_t requests_handled) {
+  if (return_here(pool, member, s, requests_handled, self->context()))
+    return;
   if (auto& handle = returning(pool, member))
     self->send(handle, return_atom::value, member, s == member_status::fail,
                requests_handled);

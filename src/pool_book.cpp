@@ -128,8 +128,9 @@ std::string pool_book::audit() const {
            + std::to_string(stopping);
   size_t held = 0, waiting = 0;
   for (auto& [who, c] : consumers_) {
-    if (c.members.empty() && c.waiting == 0)
-      return "consumer " + std::to_string(who) + " recorded with nothing";
+    if (!c.held && c.members.empty() && c.waiting == 0)
+      return "consumer " + std::to_string(who)
+             + " recorded that never held and does not wait";
     held += c.members.size();
     waiting += c.waiting;
   }

@@ -7,6 +7,7 @@
 // ids the book does not interpret, so every pool rule can be tested with a
 // fake clock and no actor system.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -171,6 +172,13 @@ public:
   /// A take by `who`. timeout: 0 = never wait, nullopt = wait without limit.
   take_result take(consumer_id who, std::optional<book_duration> timeout,
                    const std::string& affinity, book_time now);
+  /// A take that completes only with a free member and an empty queue (a
+  /// take never overtakes a waiter); otherwise it changes nothing that a
+  /// `take` would not (expired free members found on the way are stopped)
+  /// and counts nothing, so the caller can fall back to `take`.
+  std::optional<member_id> take_free(consumer_id who,
+                                     const std::string& affinity,
+                                     book_time now);
   /// Checks out every free member to `who`.
   std::vector<member_id> take_all_free(consumer_id who, book_time now);
   /// A return; an unknown, free or stopping member only logs a warning.
@@ -205,6 +213,10 @@ public:
   // -- queries ---------------------------------------------------------------
 
   utilization usage() const;
+  /// The count gauges: free, in_use, starting, stopping, queued.
+  std::array<size_t, 5> gauges() const noexcept {
+    return {free_.size(), in_use_, starting_, stopping_, queue_.size()};
+  }
   const pool_config& config() const noexcept { return cfg_; }
   bool initial_done() const noexcept { return initial_pending_ == 0; }
   bool knows_consumer(consumer_id c) const { return consumers_.count(c) > 0; }
@@ -238,6 +250,9 @@ private:
   struct consumer_rec {
     std::vector<member_id> members;
     size_t waiting = 0;
+    /// Held a member once: stays recorded (and monitored) until it dies,
+    /// so its next takes need no new monitor.
+    bool held = false;
   };
 
   struct timer_slot {
@@ -259,6 +274,8 @@ private:
 
   // pool_book_free.cpp: the free set and sessions
   void push_free(member_id id, member_rec& m, book_time since);
+  void insert_free(free_key key, member_id id);
+  member_id extract_free(free_set::iterator pos);
   void leave_free(member_rec& m);
   std::optional<member_id> pop_free(const std::string& affinity,
                                     book_time now);
@@ -273,6 +290,8 @@ private:
   void forget_if_idle(consumer_id who);
   void check_out(member_id id, member_rec& m, consumer_id who,
                  const std::string& affinity, book_time now);
+  void hand_out(member_id id, consumer_id who, const std::string& affinity,
+                book_time now);
   void release(member_id id, member_rec& m, book_time now);
   void offer(member_id id, member_rec& m, book_time now);
   void answer(const waiter& w, book_error err);
@@ -316,6 +335,9 @@ private:
 
   std::unordered_map<member_id, member_rec> members_;
   free_set free_;
+  /// Nodes of the free set kept for reuse, at most max_spare_nodes.
+  static constexpr size_t max_spare_nodes = 64;
+  std::vector<free_set::node_type> spare_nodes_;
   uint64_t free_seq_ = 0;
   std::unordered_map<std::string, member_id> sessions_;
   std::unordered_map<consumer_id, consumer_rec> consumers_;

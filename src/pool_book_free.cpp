@@ -9,13 +9,36 @@ void pool_book::push_free(member_id id, member_rec& m, book_time since) {
   m.phase = member_phase::free;
   m.last_free = since;
   m.free_seq = ++free_seq_;
-  free_.emplace(free_key{since, m.free_seq}, id);
+  insert_free(free_key{since, m.free_seq}, id);
   if (m.expires_at < ttl_timer_.at)
     arm(ttl_timer_, book_timer::ttl, m.expires_at);
 }
 
+void pool_book::insert_free(free_key key, member_id id) {
+  // A take and a return move one member out of and back into the free set:
+  // reusing the node saves an allocation and a free on each.
+  if (spare_nodes_.empty()) {
+    free_.emplace(key, id);
+    return;
+  }
+  auto node = std::move(spare_nodes_.back());
+  spare_nodes_.pop_back();
+  node.key() = key;
+  node.mapped() = id;
+  free_.insert(std::move(node));
+}
+
+member_id pool_book::extract_free(free_set::iterator pos) {
+  auto node = free_.extract(pos);
+  auto id = node.mapped();
+  if (spare_nodes_.size() < max_spare_nodes)
+    spare_nodes_.push_back(std::move(node));
+  return id;
+}
+
 void pool_book::leave_free(member_rec& m) {
-  free_.erase(free_key{m.last_free, m.free_seq});
+  if (auto i = free_.find(free_key{m.last_free, m.free_seq}); i != free_.end())
+    extract_free(i);
 }
 
 std::optional<member_id> pool_book::pop_free(const std::string& affinity,
@@ -33,8 +56,7 @@ std::optional<member_id> pool_book::pop_free(const std::string& affinity,
   while (!free_.empty()) {
     auto pos = cfg_.member_order == member_order::lifo ? std::prev(free_.end())
                                                        : free_.begin();
-    auto id = pos->second;
-    free_.erase(pos);
+    auto id = extract_free(pos);
     auto& m = members_[id];
     if (expired(m, now)) {
       // An expired free member is never handed out.

@@ -105,7 +105,7 @@ const effects& pool_book::health_result(member_id id, bool ok,
     // to the culler.
     m.last_activity = now;
     m.phase = member_phase::free;
-    free_.emplace(free_key{m.last_free, m.free_seq}, id);
+    insert_free(free_key{m.last_free, m.free_seq}, id);
     if (m.expires_at < ttl_timer_.at)
       arm(ttl_timer_, book_timer::ttl, m.expires_at);
   }

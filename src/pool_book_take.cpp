@@ -1,6 +1,8 @@
 // Takes, returns, the queue of waiters and the consumers that hold members.
-// A consumer is recorded (and monitored) only while it holds a member or
-// waits for one: an actor that tried a take and got nothing leaves no trace.
+// A consumer is recorded (and monitored) from its first checkout until it
+// dies, so that its later takes need no new monitor and can complete in its
+// own thread. One that only waited, or tried and got nothing, leaves no
+// trace once it stops waiting.
 
 #include "src/pool_book.hpp"
 
@@ -15,9 +17,7 @@ take_result pool_book::take(consumer_id who,
   emit(fx::count{metric::take, 1});
   take_result result;
   if (auto id = pop_free(affinity, now)) {
-    check_out(*id, members_[*id], who, affinity, now);
-    emit(fx::observe{metric::checkout_wait_seconds, book_duration{0}});
-    maybe_auto_grow(now);
+    hand_out(*id, who, affinity, now);
     result.member = id;
   } else if (auto reason = grow_for_take(now);
              timeout && timeout->count() <= 0) {
@@ -34,6 +34,28 @@ take_result pool_book::take(consumer_id who,
   }
   end();
   return result;
+}
+
+std::optional<member_id> pool_book::take_free(consumer_id who,
+                                              const std::string& affinity,
+                                              book_time now) {
+  begin(now);
+  std::optional<member_id> id;
+  if (queue_.empty())
+    id = pop_free(affinity, now);
+  if (id) {
+    emit(fx::count{metric::take, 1});
+    hand_out(*id, who, affinity, now);
+  }
+  end();
+  return id;
+}
+
+void pool_book::hand_out(member_id id, consumer_id who,
+                         const std::string& affinity, book_time now) {
+  check_out(id, members_[id], who, affinity, now);
+  emit(fx::observe{metric::checkout_wait_seconds, book_duration{0}});
+  maybe_auto_grow(now);
 }
 
 std::vector<member_id> pool_book::take_all_free(consumer_id who,
@@ -119,7 +141,7 @@ pool_book::consumer_rec& pool_book::consumer(consumer_id who) {
 
 void pool_book::forget_if_idle(consumer_id who) {
   auto c = consumers_.find(who);
-  if (c != consumers_.end() && c->second.members.empty()
+  if (c != consumers_.end() && !c->second.held && c->second.members.empty()
       && c->second.waiting == 0) {
     consumers_.erase(c);
     emit(fx::unwatch{who});
@@ -134,7 +156,9 @@ void pool_book::check_out(member_id id, member_rec& m, consumer_id who,
   m.last_activity = now;
   ++m.checkouts;
   ++in_use_;
-  consumer(who).members.push_back(id);
+  auto& c = consumer(who);
+  c.members.push_back(id);
+  c.held = true;
   if (!affinity.empty())
     bind_session(id, m, affinity);
 }

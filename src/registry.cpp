@@ -130,13 +130,17 @@ caf::actor registry::pool(const std::string& name) const {
 }
 
 const caf::actor& registry::cached_pool(const std::string& name) const {
+  return cached(name).pool;
+}
+
+const registry::pool_ref& registry::cached(const std::string& name) const {
   struct cache {
     uint64_t registry_id = 0;
     uint64_t version = 0;
-    std::unordered_map<std::string, caf::actor> pools;
+    std::unordered_map<std::string, pool_ref> pools;
   };
   thread_local cache local;
-  static const caf::actor none;
+  static const pool_ref none;
   auto version = version_.load(std::memory_order_acquire);
   if (local.registry_id != id_ || local.version != version) {
     local.registry_id = id_;
@@ -145,10 +149,25 @@ const caf::actor& registry::cached_pool(const std::string& name) const {
   }
   if (auto i = local.pools.find(name); i != local.pools.end())
     return i->second;
-  auto handle = pool(name);
-  if (!handle)
-    return none;
-  return local.pools.emplace(name, std::move(handle)).first->second;
+  pool_ref ref;
+  {
+    std::shared_lock guard{mtx_};
+    auto i = pools_.find(name);
+    if (i == pools_.end() || !i->second.pool())
+      return none;
+    ref.pool = i->second.pool();
+    if (i->second.local)
+      ref.book = i->second.local->book;
+  }
+  return local.pools.emplace(name, std::move(ref)).first->second;
+}
+
+void registry::set_book(const std::string& name,
+                        std::shared_ptr<shared_book> book) {
+  std::unique_lock guard{mtx_};
+  if (auto rec = find_local(name))
+    rec->book = std::move(book);
+  changed();
 }
 
 void registry::set_pool(const std::string& name, caf::actor pool) {

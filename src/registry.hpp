@@ -22,6 +22,8 @@
 
 namespace pooler {
 
+class shared_book;
+
 /// What one pool's subtree owns: its current config (which survives
 /// restarts of the pool actor and of the subtree) and its current actors.
 /// Read and written through the registry, under its lock; the subtree's
@@ -33,6 +35,9 @@ struct pool_record {
   caf::actor pool;
   caf::actor pool_sup;
   caf::actor member_sup;
+  /// The pool actor's book, which takes and returns in this process use
+  /// directly (src/shared_book.hpp).
+  std::shared_ptr<shared_book> book;
   /// Started by `new_pool` under pooler's own tree (not `pool_child_spec`).
   bool in_pooler_tree = false;
 };
@@ -94,6 +99,17 @@ public:
   /// terminated actor's memory until that thread ends (its state is gone).
   /// The reference is valid until the thread's next call.
   const caf::actor& cached_pool(const std::string& name) const;
+
+  /// A pool's handle and, for a local pool, its shared book.
+  struct pool_ref {
+    caf::actor pool;
+    std::shared_ptr<shared_book> book;
+  };
+  /// Both, from the same per-thread cache as `cached_pool`.
+  const pool_ref& cached(const std::string& name) const;
+
+  /// Publishes a local pool's shared book (its pool actor started).
+  void set_book(const std::string& name, std::shared_ptr<shared_book> book);
 
   void set_pool(const std::string& name, caf::actor pool);
   void set_pool_sup(const std::string& name, caf::actor sup);

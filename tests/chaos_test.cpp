@@ -1,5 +1,6 @@
-// Chaos under load: hundreds of event-based consumers take, hold
-// and return members of several pools while members crash, consumers crash,
+// Chaos under load: hundreds of event-based consumers and a few plain
+// threads take, hold and return members of several pools (most takes and
+// every return completing in the consumer's own thread) while members crash, consumers crash,
 // pool actors and a whole pool subtree are killed and a pool is
 // reconfigured. A sampler checks the capacity invariant throughout; at the end every pool
 // is back to init_count free members and no member actor is leaked.
@@ -231,6 +232,64 @@ caf::behavior consumer(consumer_ptr self, std::shared_ptr<world> w,
   };
 }
 
+// -- consumers on plain threads: the caller's-thread path ---------------------------
+
+/// Takes from a thread (try_take_member, or take_member with a short
+/// timeout: both complete in this thread when a member is free), holds
+/// for a moment, returns ok or fail. Now and then its scoped actor ends
+/// while holding a member: a normal exit, so the member must come back.
+void thread_consumer(std::shared_ptr<world> w, uint32_t seed) {
+  std::minstd_rand rng{seed};
+  auto roll = [&rng](int n) {
+    return std::uniform_int_distribution<int>{0, n - 1}(rng);
+  };
+  auto& fig = w->fig;
+  while (!w->stopping) {
+    caf::scoped_actor self{w->app.system()};
+    for (int i = 0; i < 50 && !w->stopping; ++i) {
+      auto& pool = w->pools[static_cast<size_t>(
+        roll(static_cast<int>(w->pools.size())))];
+      auto sent = steady::now();
+      auto m = roll(2) == 0
+                 ? w->app.try_take_member(self, pool)
+                 : w->app.take_member(self, pool,
+                                      std::chrono::milliseconds(roll(20)));
+      if (!m) {
+        ++fig.take_errors;
+        if (m.error() != errc::no_members
+            && m.error() != errc::pool_not_found) {
+          ++fig.unexpected_errors;
+          std::lock_guard<std::mutex> guard{w->mtx};
+          w->errors_seen.push_back(w->app.system().render(m.error()));
+        }
+        continue;
+      }
+      ++fig.takes;
+      if (!*m) {
+        ++fig.null_members;
+        continue;
+      }
+      {
+        std::lock_guard<std::mutex> guard{deaths_mtx};
+        if (auto d = member_deaths.find(m->id());
+            d != member_deaths.end()
+            && d->second + std::chrono::seconds(1) < sent)
+          ++fig.dead_on_arrival;
+      }
+      if (roll(100) < 3) {
+        ++fig.consumer_exits_holding; // the scoped actor ends holding it
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(roll(500)));
+      bool fail = roll(100) < 15;
+      (fail ? fig.returns_fail : fig.returns_ok)++;
+      w->app.return_member(pool, *m,
+                           fail ? pooler::member_status::fail
+                                : pooler::member_status::ok);
+    }
+  }
+}
+
 // -- the test's own driver ---------------------------------------------------------
 
 uint64_t chaos_seed() {
@@ -410,6 +469,9 @@ TEST_CASE("chaos: pools keep their invariants and return to init_count") {
   };
   for (int i = 0; i < consumers; ++i)
     spawn_consumer();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back(thread_consumer, w, static_cast<uint32_t>(rng()));
   sample_counts n;
   uint64_t member_crashes = 0, member_kills = 0, pool_kills = 0,
            pool_sup_kills = 0, reconfigures = 0, consumers_spawned = consumers;
@@ -473,6 +535,8 @@ TEST_CASE("chaos: pools keep their invariants and return to init_count") {
     std::this_thread::sleep_for(2ms);
   }
   w->stopping = true;
+  for (auto& t : threads)
+    t.join();
   CHECK(eventually([&] { return w->live_consumers.load() == 0; }, 10s));
   if (raised && !lowered) {
     // Refused while the pool was busy; with every member free it must apply.

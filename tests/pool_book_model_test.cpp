@@ -48,6 +48,8 @@ struct model {
   };
   std::deque<waiter> queue;
   std::set<consumer_id> watched;
+  /// Consumers that held a member and have not died: watched until then.
+  std::set<consumer_id> ever_held;
   // Metric counters the operations imply.
   double takes = 0;
   double checkins = 0;
@@ -139,6 +141,7 @@ struct run {
       fault("member handed out twice");
     if (!m.queue.empty()) {
       m.held[x.member] = m.queue.front().who;
+      m.ever_held.insert(m.queue.front().who);
       m.queue.pop_front();
     }
     m.free.erase(x.member);
@@ -212,6 +215,7 @@ struct run {
       if (m.free.erase(*r.member) == 0)
         fault("take handed out a member that is not free");
       m.held[*r.member] = who;
+      m.ever_held.insert(who);
     } else if (had_free) {
       fault("take answered without a member while one was free");
     }
@@ -219,6 +223,31 @@ struct run {
       m.queue.push_back({*r.waiter, who});
     if (r.error && r.error->code != errc::no_members)
       fault("take failed with another error than no_members");
+  }
+
+  /// A take in a caller's thread (take_free): a member only when one is
+  /// free and nobody waits; otherwise nothing, not even a count.
+  void fast_take() {
+    auto who = 1 + pick(consumers);
+    const char* keys[] = {"", "", "k1", "k2"};
+    std::string affinity = keys[pick(4)];
+    bool had_free = false;
+    for (auto id : m.free)
+      had_free |= book.members().at(id).expires_at > now;
+    bool queued = !m.queue.empty();
+    auto got = book.take_free(who, affinity, now);
+    absorb(book.last_effects());
+    if (got) {
+      ++m.takes;
+      if (queued)
+        fault("a fast take overtook a queued requestor");
+      if (m.free.erase(*got) == 0)
+        fault("a fast take handed out a member that is not free");
+      m.held[*got] = who;
+      m.ever_held.insert(who);
+    } else if (had_free && !queued) {
+      fault("a fast take found nothing while a member was free");
+    }
   }
 
   void give_back() {
@@ -260,6 +289,7 @@ struct run {
     m.queue.erase(std::remove_if(m.queue.begin(), m.queue.end(),
                                  [&](auto& w) { return w.who == who; }),
                   m.queue.end());
+    m.ever_held.erase(who);
     absorb(book.consumer_down(who, crashed, now));
     for (auto id : released)
       if (crashed && !m.stopping.count(id))
@@ -409,10 +439,10 @@ struct run {
       if (!book.members().count(id)
           || book.members().at(id).phase != member_phase::free)
         fault("member " + std::to_string(id) + " should be free");
-    // Consumers are watched exactly while they hold or wait.
+    // Consumers are watched exactly while they wait, or from their first
+    // checkout until they die.
     for (consumer_id c = 1; c <= consumers; ++c) {
-      bool busy = std::any_of(m.held.begin(), m.held.end(),
-                              [c](auto& kvp) { return kvp.second == c; })
+      bool busy = m.ever_held.count(c) > 0
                   || std::any_of(m.queue.begin(), m.queue.end(),
                                  [c](auto& w) { return w.who == c; });
       if (busy != (m.watched.count(c) > 0))
@@ -465,8 +495,12 @@ std::string run_seed(uint64_t seed, size_t steps,
   for (size_t step = 0; step < steps && r.error.empty(); ++step) {
     const char* op = "";
     switch (r.pick(20)) {
-      case 0: case 1: case 2: case 3: case 4:
+      case 0: case 1: case 2:
         op = "take"; r.take(); break;
+      case 3: case 4:
+        // The caller's-thread path, interleaved with the actor's: under the
+        // shared book's lock they are one sequence of operations.
+        op = "fast take"; r.fast_take(); break;
       case 5: case 6: case 7: case 8:
         op = "return"; r.give_back(); break;
       case 9:

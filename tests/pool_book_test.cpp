@@ -348,7 +348,7 @@ TEST_CASE("a consumer that crashes has its members stopped and replaced") {
   CHECK(h.pending.size() == 1);
 }
 
-TEST_CASE("only consumers that hold or wait are watched") {
+TEST_CASE("a consumer is watched from its first checkout until it dies") {
   book_harness h{book_config(0, 1)};
   h.open();
   auto r = h.take(7); // nothing free: an error, and no record
@@ -359,8 +359,49 @@ TEST_CASE("only consumers that hold or wait are watched") {
   CHECK(*h.take(7).member == m);
   CHECK(h.watched.count(7) == 1);
   h.give_back(m);
+  // Still watched: its next take needs no new monitor.
+  CHECK(h.watched.count(7) == 1);
+  CHECK(h.book->knows_consumer(7));
+  h.absorb(h.book->consumer_down(7, false, h.now));
   CHECK(h.watched.empty());
   CHECK(!h.book->knows_consumer(7));
+}
+
+TEST_CASE("a consumer that only waited is forgotten when it stops waiting") {
+  auto cfg = book_config(0, 1);
+  book_harness h{cfg};
+  h.open();
+  auto r = h.take(7, 1s);
+  REQUIRE(r.waiter);
+  CHECK(h.watched.count(7) == 1);
+  h.advance(2s);
+  CHECK(h.watched.empty());
+  CHECK(!h.book->knows_consumer(7));
+}
+
+TEST_CASE("take_free completes only with a free member and an empty queue") {
+  auto cfg = book_config(1, 2);
+  book_harness h{cfg};
+  h.open();
+  auto m = h.start_one();
+  auto got = h.book->take_free(1, {}, h.now);
+  REQUIRE(got);
+  CHECK(*got == m);
+  h.absorb(h.book->last_effects());
+  CHECK(h.usage().in_use_count == 1);
+  CHECK(h.counts["take"] == 1);
+  CHECK(h.watched.count(1) == 1);
+  // Nothing free: no member, nothing counted, no record of the consumer.
+  CHECK(!h.book->take_free(2, {}, h.now));
+  CHECK(h.book->last_effects().empty());
+  CHECK(!h.book->knows_consumer(2));
+  // A returned member goes to the queued waiter, never to a later take.
+  auto w = h.take(3, 10s);
+  REQUIRE(w.waiter);
+  h.give_back(m);
+  CHECK(h.handed[*w.waiter] == m);
+  CHECK(!h.book->take_free(1, {}, h.now));
+  CHECK(h.usage().in_use_count == 1);
 }
 
 TEST_CASE("a health-checked member is checking, not in use, and goes back in place") {

@@ -47,6 +47,25 @@ template <class Self>
 using if_typed_actor
   = std::enable_if_t<std::is_base_of_v<caf::scheduled_actor, Self>
                      && !std::is_base_of_v<caf::event_based_actor, Self>>;
+
+/// Runs `on_member(m)` in `self`'s context after the current handler
+/// returns, as the response to a take would: a take that completed in the
+/// caller's thread must not call back before take_member returns (a take
+/// inside its own callback would recurse). Costs one message to `self`'s
+/// own mailbox, no other actor and no other thread.
+template <class Self, class OnMember>
+void deliver_later(Self* self, caf::actor m, OnMember on_member) {
+  auto mid = self->new_request_id(caf::message_priority::normal);
+  self->add_multiplexed_response_handler(
+    mid.response_id(),
+    caf::behavior{[on_member](caf::actor& x) mutable {
+                    on_member(std::move(x));
+                  },
+                  [](caf::error&) {}});
+  self->enqueue(caf::make_mailbox_element(nullptr, mid.response_id(), {},
+                                          caf::make_message(std::move(m))),
+                self->context());
+}
 } // namespace detail
 
 class lease;
@@ -104,8 +123,11 @@ public:
 
   // -- taking members ----------------------------------------------------------
 
-  /// Event-based take, the fast path: `self` becomes the consumer and is
-  /// monitored. Exactly one callback runs, in `self`'s context. Errors:
+  /// Event-based take: `self` becomes the consumer and is monitored.
+  /// Exactly one callback runs, in `self`'s context, and never before this
+  /// call returns. On a pool of this process with a free member and nobody
+  /// queued, the take completes in `self`'s own thread without a message to
+  /// the pool; otherwise it is a request to the pool actor. Errors:
   /// `no_members` (reason at_capacity, all_in_use, queue_full or timeout),
   /// `pool_not_found`, `app_stopped`, `invalid_argument` (a negative
   /// timeout). A timeout of 0 never waits; `infinite_wait` waits
@@ -115,9 +137,14 @@ public:
                    caf::timespan timeout, OnMember on_member, OnError on_error,
                    std::optional<std::string> affinity = std::nullopt) {
     // The callbacks go straight into CAF's response handler: no
-    // std::function and no shared context on the fast path.
+    // std::function and no shared context on either path.
     if (auto err = check_take(pool, timeout)) {
       on_error(std::move(err));
+      return;
+    }
+    if (auto m = take_here(self->ctrl(), pool, affinity ? &*affinity : nullptr,
+                           self->context())) {
+      detail::deliver_later(self, std::move(m), std::move(on_member));
       return;
     }
     const caf::actor& handle = pool_handle(pool);
@@ -155,6 +182,11 @@ public:
       on_error(std::move(err));
       return;
     }
+    if (auto m = take_here(self->ctrl(), pool, affinity ? &*affinity : nullptr,
+                           self->context())) {
+      detail::deliver_later(self, std::move(m), std::move(on_member));
+      return;
+    }
     const caf::actor& handle = pool_handle(pool);
     if (!handle) {
       on_error(missing_pool(pool));
@@ -188,6 +220,31 @@ public:
               caf::timespan timeout = caf::timespan{0},
               std::optional<std::string> affinity = std::nullopt);
 
+  /// A take that never waits, for a blocking consumer: a member, or
+  /// `no_members` at once. Other errors: `pool_not_found`, `app_stopped`.
+  /// On a pool of this process it sends no message at all.
+  caf::expected<caf::actor>
+  try_take_member(caf::scoped_actor& self, const std::string& pool,
+                  std::optional<std::string> affinity = std::nullopt);
+
+  /// Same, for an event-based actor, answered in the call itself (no
+  /// callback). Needs a pool of this process: a connected node's pool
+  /// answers `invalid_argument` (use take_member with a timeout of 0).
+  /// `pool_not_found` also while the pool's actor restarts.
+  caf::expected<caf::actor>
+  try_take_member(caf::event_based_actor* self, const std::string& pool,
+                  std::optional<std::string> affinity = std::nullopt) {
+    return try_take_here(self->ctrl(), self->context(), pool, affinity);
+  }
+
+  /// Same, for a typed event-based actor.
+  template <class Self, class = detail::if_typed_actor<Self>>
+  caf::expected<caf::actor>
+  try_take_member(Self* self, const std::string& pool,
+                  std::optional<std::string> affinity = std::nullopt) {
+    return try_take_here(self->ctrl(), self->context(), pool, affinity);
+  }
+
   /// Blocking group take. Same errors as the event-based form.
   caf::expected<caf::actor> take_group_member(caf::scoped_actor& self,
                                               const std::string& group,
@@ -218,6 +275,8 @@ public:
                      const caf::actor& member,
                      member_status s = member_status::ok,
                      uint64_t requests_handled = 0) {
+    if (return_here(pool, member, s, requests_handled, self->context()))
+      return;
     // Typed actors may not send() to an untyped actor; the primitive keeps
     // `self` as sender and the pool on `self`'s worker, as send() would.
     if (auto& handle = returning(pool, member))
@@ -423,6 +482,23 @@ private:
 
   using take_response
     = caf::response_handle<caf::event_based_actor, caf::message, false>;
+
+  /// A take by `who` completed in the calling thread, on a pool of this
+  /// process with a free member and nobody queued; null otherwise (send the
+  /// take message).
+  caf::actor take_here(const caf::strong_actor_ptr& who,
+                       const std::string& pool, const std::string* affinity,
+                       caf::execution_unit* ctx) const;
+
+  /// A return completed in the calling thread; false: send it.
+  bool return_here(const std::string& pool, const caf::actor& member,
+                   member_status s, uint64_t requests_handled,
+                   caf::execution_unit* ctx) const;
+
+  caf::expected<caf::actor>
+  try_take_here(const caf::strong_actor_ptr& who, caf::execution_unit* ctx,
+                const std::string& pool,
+                const std::optional<std::string>& affinity) const;
 
   /// The pool actor of `pool` from the calling thread's cache, or null.
   const caf::actor& pool_handle(const std::string& pool) const;
