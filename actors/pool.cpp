@@ -92,7 +92,7 @@ caf::result<caf::actor> pool_state::take(int64_t timeout_ns,
   if (!sender)
     return caf::make_error(caf::sec::invalid_argument,
                            "take_member needs a sender to monitor");
-  auto who = sh->consumer_of(caf::actor_cast<caf::actor_addr>(sender));
+  auto who = sh->consumer_of(sender.get());
   std::optional<book_duration> timeout;
   if (timeout_ns >= 0)
     timeout = book_duration{timeout_ns};
@@ -113,7 +113,7 @@ std::vector<caf::actor> pool_state::take_all_free() {
   auto sender = self->current_sender();
   if (!sender)
     return result;
-  auto who = sh->consumer_of(caf::actor_cast<caf::actor_addr>(sender));
+  auto who = sh->consumer_of(sender.get());
   for (auto id : book().take_all_free(who, tick_clock()))
     result.push_back(sh->handles[id]);
   apply(book().last_effects());
@@ -139,7 +139,8 @@ void pool_state::on_down(const caf::down_msg& dm) {
     book().member_down(i->first, t);
     apply(book().last_effects());
   }
-  if (auto c = sh->consumer_ids.find(dm.source); c != sh->consumer_ids.end())
+  if (auto c = sh->consumer_ids.find(dm.source.get());
+      c != sh->consumer_ids.end())
     apply(book().consumer_down(c->second, static_cast<bool>(dm.reason), t));
 }
 

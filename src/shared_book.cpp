@@ -29,7 +29,7 @@ caf::actor shared_book::take_here(const caf::strong_actor_ptr& who,
   std::lock_guard<std::mutex> guard{mtx};
   if (!pool || !who)
     return {};
-  auto c = consumer_of(who->address());
+  auto c = consumer_of(who.get());
   auto id = book.take_free(c, affinity, book_clock::now());
   apply(book.last_effects(), ctx, nullptr);
   if (!id) {
@@ -49,12 +49,12 @@ shared_book::try_take_here(const caf::strong_actor_ptr& who,
   if (!who)
     return make_error(errc::invalid_argument, name,
                       "try_take_member needs an actor to hold the member");
-  auto c = consumer_of(who->address());
+  auto c = consumer_of(who.get());
   auto res = book.take(c, book_duration{0}, affinity, book_clock::now());
   apply(book.last_effects(), ctx, nullptr);
-  forget_consumer_if_unknown(c);
   if (res.member)
     return handles[*res.member];
+  forget_consumer_if_unknown(c);
   return to_error(res.error.value_or(book_error{}));
 }
 
@@ -75,11 +75,11 @@ bool shared_book::give_back_here(const caf::actor& member, bool failed,
 
 // -- both paths --------------------------------------------------------------------
 
-consumer_id shared_book::consumer_of(const caf::actor_addr& who) {
+consumer_id shared_book::consumer_of(caf::actor_control_block* who) {
   auto [i, added] = consumer_ids.try_emplace(who, 0);
   if (added) {
     i->second = ++next_consumer;
-    consumer_addrs.emplace(i->second, who);
+    consumer_addrs.emplace(i->second, who->address());
   }
   return i->second;
 }
@@ -88,7 +88,7 @@ void shared_book::forget_consumer_if_unknown(consumer_id c) {
   if (book.knows_consumer(c))
     return;
   if (auto a = consumer_addrs.find(c); a != consumer_addrs.end()) {
-    consumer_ids.erase(a->second);
+    consumer_ids.erase(a->second.get());
     consumer_addrs.erase(a);
   }
 }
@@ -195,7 +195,7 @@ void shared_book::unwatch(consumer_id c) {
         pool->address(), caf::default_attachable::monitor};
       who->get()->detach(tk);
     }
-  consumer_ids.erase(a->second);
+  consumer_ids.erase(a->second.get());
   consumer_addrs.erase(a);
 }
 

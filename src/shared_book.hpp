@@ -53,7 +53,10 @@ public:
   /// Queued takes: a promise per waiter, answered from whichever thread
   /// frees a member.
   std::unordered_map<waiter_id, caf::response_promise> waiters;
-  std::unordered_map<caf::actor_addr, consumer_id> consumer_ids;
+  /// Keyed by control block: a lookup needs no reference count, and the
+  /// address kept in consumer_addrs keeps the block (and so the key) alive.
+  std::unordered_map<const caf::actor_control_block*, consumer_id>
+    consumer_ids;
   std::unordered_map<consumer_id, caf::actor_addr> consumer_addrs;
   consumer_id next_consumer = 0;
   /// The pool actor while it runs; null once it stopped, after which every
@@ -84,7 +87,7 @@ public:
   // -- both paths, with the lock held ----------------------------------------
 
   /// The consumer id of `who`, numbered on first sight.
-  consumer_id consumer_of(const caf::actor_addr& who);
+  consumer_id consumer_of(caf::actor_control_block* who);
   /// Drops the numbering of a consumer the book does not record.
   void forget_consumer_if_unknown(consumer_id c);
   /// Carries out `fx`: what any thread can do here, the rest by `own` (the

@@ -251,8 +251,10 @@ public:
                                               caf::timespan timeout
                                               = caf::timespan{0});
 
-  /// Returns a member (asynchronous send, callable from anywhere). Unknown
-  /// members and double returns are harmless (a warning is logged).
+  /// Returns a member; callable from anywhere, never blocks. On a pool of
+  /// this process it completes in the calling thread (a queued requestor
+  /// gets the member directly), else it is a message. Unknown members and
+  /// double returns are harmless (a warning is logged).
   void return_member(const std::string& pool, const caf::actor& member,
                      member_status s = member_status::ok);
 
@@ -260,10 +262,10 @@ public:
   void return_member(const std::string& pool, const caf::actor& member,
                      member_status s, uint64_t requests_handled);
 
-  /// Same, sent by the event-based actor `self`: the pool then runs on
-  /// `self`'s worker right after it, instead of waiting for CAF to wake an
-  /// idle worker (measured: a quarter more pairs/s for one consumer, p99
-  /// take latency 27 -> 12 us). Use this form inside actors.
+  /// Same, by the event-based actor `self`: a requestor handed the member,
+  /// or the pool actor when the return is a message, is scheduled on
+  /// `self`'s worker instead of waiting for an idle worker to wake up. Use
+  /// this form inside actors.
   void return_member(caf::event_based_actor* self, const std::string& pool,
                      const caf::actor& member,
                      member_status s = member_status::ok,
