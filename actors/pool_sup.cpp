@@ -21,6 +21,9 @@ child_spec member_template(const pool_config& cfg) {
     return factory.spawn(sys);
   };
   spec.restart = restart_type::temporary; // the pool replaces members itself
+  // Spawning a registered actor type never blocks (the actor initialises
+  // on a worker later): no runner thread. A function is user code and may.
+  spec.inline_start = !cfg.start.type_name().empty();
   spec.shutdown = cfg.member_shutdown ? shutdown_spec::wait(*cfg.member_shutdown)
                                       : shutdown_spec::kill();
   return spec;

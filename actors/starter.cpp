@@ -112,16 +112,14 @@ caf::behavior starter(caf::stateful_actor<starter_state>* self, start_job job) {
   auto& j = self->state.job;
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
-    if (st.member && dm.source == st.member.address()) {
+    if (st.member && dm.source == st.member.address())
       report_failure(self);
-    } else if (!st.member && dm.source == st.job.member_sup.address()) {
-      // Its children die with it, and its answer will never come.
-      fail(self, make_error(errc::start_failed, st.job.pool_name,
-                            "member supervisor stopped"));
-      report_failure(self);
-    }
   });
-  self->monitor(j.member_sup);
+  // The member supervisor is not monitored: its answer comes whatever
+  // happens to it (a supervisor that ends answers every pending start, a
+  // dead one bounces the request), and a monitor on it would outlive this
+  // starter (CAF keeps a monitor until the observed actor dies) and make
+  // each of its exits scan one entry per start ever made.
   // No timeout on the request: a member the factory delivers late must still
   // reach this starter, which then stops it (see on_spawned).
   self->request(j.member_sup, caf::infinite, start_child_atom::value,

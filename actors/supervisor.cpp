@@ -56,6 +56,9 @@ supervisor_state::supervisor_state(self_ptr self)
 }
 
 supervisor_state::~supervisor_state() {
+  // Killed, or gone without a shutdown: every start still waiting for its
+  // child gets an answer (a starter waits for it).
+  fail_pending_starts();
   auto kill = [](const caf::actor& child) {
     if (child)
       caf::anon_send_exit(child, caf::exit_reason::kill);

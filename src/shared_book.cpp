@@ -189,14 +189,19 @@ void shared_book::unwatch(consumer_id c) {
   auto a = consumer_addrs.find(c);
   if (a == consumer_addrs.end())
     return;
-  if (pool)
-    if (auto who = caf::actor_cast<caf::strong_actor_ptr>(a->second)) {
-      caf::default_attachable::observe_token tk{
-        pool->address(), caf::default_attachable::monitor};
-      who->get()->detach(tk);
-    }
+  unwatch_only(a->second);
   consumer_ids.erase(a->second.get());
   consumer_addrs.erase(a);
+}
+
+void shared_book::unwatch_only(const caf::actor_addr& consumer) {
+  if (!pool)
+    return;
+  if (auto who = caf::actor_cast<caf::strong_actor_ptr>(consumer)) {
+    caf::default_attachable::observe_token tk{
+      pool->address(), caf::default_attachable::monitor};
+    who->get()->detach(tk);
+  }
 }
 
 void shared_book::defer(const effect& e, caf::execution_unit* ctx) {
@@ -224,6 +229,10 @@ void shared_book::close() {
   for (auto id : ids)
     answer(id, caf::make_message(err), nullptr);
   deferred.clear();
+  // A monitor lasts until the observed actor dies: consumers that outlive
+  // this pool actor must not keep its entries.
+  for (auto& kvp : consumer_addrs)
+    unwatch_only(kvp.second);
   pool.reset();
   // Threads cache the book with the pool's handle: it must not keep the
   // members and consumers of a stopped pool alive.

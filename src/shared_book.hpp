@@ -103,6 +103,8 @@ private:
   void answer(waiter_id w, caf::message msg, caf::execution_unit* ctx);
   void watch(consumer_id c, caf::execution_unit* ctx);
   void unwatch(consumer_id c);
+  /// Removes the pool actor's monitor from `consumer`, records untouched.
+  void unwatch_only(const caf::actor_addr& consumer);
   void defer(const effect& e, caf::execution_unit* ctx);
   void publish_gauges();
 };

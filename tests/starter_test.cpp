@@ -190,6 +190,30 @@ TEST_CASE_FIXTURE(fixture, "starter: a start past member_start_timeout is "
   CHECK(r.gone_before == 1);
 }
 
+TEST_CASE_FIXTURE(fixture, "starter: a member supervisor killed during the "
+                           "start ends it at once, with the cause") {
+  auto factory_gate = std::make_shared<test::gate>();
+  test::gate_guard guard{factory_gate};
+  child_spec spec;
+  spec.id = "member";
+  spec.restart = restart_type::temporary;
+  spec.start = [factory_gate](caf::actor_system&) -> caf::expected<caf::actor> {
+    factory_gate->pass(); // blocked until the test ends
+    return caf::actor{};
+  };
+  sup_flags flags;
+  flags.strategy = strategy::simple_one_for_one;
+  auto sup = start_supervisor(sys, flags, {spec});
+  REQUIRE(sup);
+  sys.spawn(starter, job(*sup, member_hook{}, 60s));
+  REQUIRE(test::eventually([&] { return factory_gate->entered() == 1; }));
+  anon_send_exit(*sup, caf::exit_reason::kill);
+  auto r = wait_report(); // within 10 s, long before the 60 s timeout
+  REQUIRE(r.arrived);
+  CHECK(r.cause == errc::start_failed);
+  CHECK(error_detail(r.cause).find("shutting down") != std::string::npos);
+}
+
 TEST_CASE_FIXTURE(fixture, "starter: a killed starter kills its member and "
                            "still reports") {
   auto st = sys.spawn(starter, job(member_sup(answer::never),
