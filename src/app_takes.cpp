@@ -120,7 +120,7 @@ void app::take_member_impl(caf::event_based_actor* self,
                      2}));
 }
 
-caf::actor app::take_here(const caf::strong_actor_ptr& who,
+caf::actor app::take_here(caf::actor_control_block* who,
                           const std::string& pool, const std::string* affinity,
                           caf::execution_unit* ctx) const {
   static const std::string none;
@@ -147,7 +147,7 @@ bool app::return_here(const std::string& pool, const caf::actor& member,
 }
 
 caf::expected<caf::actor>
-app::try_take_here(const caf::strong_actor_ptr& who, caf::execution_unit* ctx,
+app::try_take_here(caf::actor_control_block* who, caf::execution_unit* ctx,
                    const std::string& pool,
                    const std::optional<std::string>& affinity) const {
   if (auto err = detail::unusable(state_.get(), pool))
@@ -159,7 +159,8 @@ app::try_take_here(const caf::strong_actor_ptr& who, caf::execution_unit* ctx,
     return make_error(errc::invalid_argument, pool,
                       "try_take_member from an event-based actor needs a pool "
                       "of this process; use take_member with a timeout of 0");
-  return ref.book->try_take_here(who, affinity.value_or(std::string{}), ctx);
+  static const std::string none;
+  return ref.book->try_take_here(who, affinity ? *affinity : none, ctx);
 }
 
 caf::expected<caf::actor>
@@ -168,8 +169,9 @@ app::try_take_member(caf::scoped_actor& self, const std::string& pool,
   if (auto err = detail::unusable(state_.get(), pool))
     return err;
   if (auto& ref = state_->reg->cached(pool); ref.book) {
+    static const std::string none;
     auto m = ref.book->try_take_here(self->ctrl(),
-                                     affinity.value_or(std::string{}), nullptr);
+                                     affinity ? *affinity : none, nullptr);
     // A pool actor that stopped may be restarting: the message path waits
     // for its successor.
     if (m || m.error() != errc::pool_not_found)

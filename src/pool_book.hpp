@@ -277,7 +277,12 @@ private:
   void insert_free(free_key key, member_id id);
   member_id extract_free(free_set::iterator pos);
   void leave_free(member_rec& m);
-  std::optional<member_id> pop_free(const std::string& affinity,
+  /// A member taken out of the free set, and its record.
+  struct picked {
+    member_id id;
+    member_rec* rec;
+  };
+  std::optional<picked> pop_free(const std::string& affinity,
                                     book_time now);
   bool expired(const member_rec& m, book_time now) const {
     return m.expires_at <= now;
@@ -290,7 +295,8 @@ private:
   void forget_if_idle(consumer_id who);
   void check_out(member_id id, member_rec& m, consumer_id who,
                  const std::string& affinity, book_time now);
-  void hand_out(member_id id, consumer_id who, const std::string& affinity,
+  void hand_out(member_id id, member_rec& m, consumer_id who,
+                const std::string& affinity,
                 book_time now);
   void release(member_id id, member_rec& m, book_time now);
   void offer(member_id id, member_rec& m, book_time now);

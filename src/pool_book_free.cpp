@@ -41,15 +41,15 @@ void pool_book::leave_free(member_rec& m) {
     extract_free(i);
 }
 
-std::optional<member_id> pool_book::pop_free(const std::string& affinity,
-                                             book_time now) {
+std::optional<pool_book::picked>
+pool_book::pop_free(const std::string& affinity, book_time now) {
   if (!affinity.empty()) {
     if (auto s = sessions_.find(affinity); s != sessions_.end()) {
       auto i = members_.find(s->second);
       if (i != members_.end() && i->second.phase == member_phase::free
           && !expired(i->second, now)) {
         leave_free(i->second);
-        return i->first;
+        return picked{i->first, &i->second};
       }
     }
   }
@@ -64,7 +64,7 @@ std::optional<member_id> pool_book::pop_free(const std::string& affinity,
       begin_stop(id, m, stop_cause::max_lifetime);
       continue;
     }
-    return id;
+    return picked{id, &m};
   }
   return std::nullopt;
 }

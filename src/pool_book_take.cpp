@@ -16,9 +16,9 @@ take_result pool_book::take(consumer_id who,
   begin(now);
   emit(fx::count{metric::take, 1});
   take_result result;
-  if (auto id = pop_free(affinity, now)) {
-    hand_out(*id, who, affinity, now);
-    result.member = id;
+  if (auto p = pop_free(affinity, now)) {
+    hand_out(p->id, *p->rec, who, affinity, now);
+    result.member = p->id;
   } else if (auto reason = grow_for_take(now);
              timeout && timeout->count() <= 0) {
     result.error = no_members(reason);
@@ -40,20 +40,20 @@ std::optional<member_id> pool_book::take_free(consumer_id who,
                                               const std::string& affinity,
                                               book_time now) {
   begin(now);
-  std::optional<member_id> id;
+  std::optional<picked> p;
   if (queue_.empty())
-    id = pop_free(affinity, now);
-  if (id) {
+    p = pop_free(affinity, now);
+  if (p) {
     emit(fx::count{metric::take, 1});
-    hand_out(*id, who, affinity, now);
+    hand_out(p->id, *p->rec, who, affinity, now);
   }
   end();
-  return id;
+  return p ? std::optional<member_id>{p->id} : std::nullopt;
 }
 
-void pool_book::hand_out(member_id id, consumer_id who,
+void pool_book::hand_out(member_id id, member_rec& m, consumer_id who,
                          const std::string& affinity, book_time now) {
-  check_out(id, members_[id], who, affinity, now);
+  check_out(id, m, who, affinity, now);
   emit(fx::observe{metric::checkout_wait_seconds, book_duration{0}});
   maybe_auto_grow(now);
 }
@@ -62,9 +62,9 @@ std::vector<member_id> pool_book::take_all_free(consumer_id who,
                                                 book_time now) {
   begin(now);
   std::vector<member_id> result;
-  while (auto id = pop_free({}, now)) {
-    check_out(*id, members_[*id], who, {}, now);
-    result.push_back(*id);
+  while (auto p = pop_free({}, now)) {
+    check_out(p->id, *p->rec, who, {}, now);
+    result.push_back(p->id);
   }
   end();
   return result;
@@ -170,7 +170,8 @@ void pool_book::release(member_id id, member_rec& m, book_time now) {
       *i = held.back();
       held.pop_back();
     }
-    forget_if_idle(m.consumer);
+    // Nothing to forget: a consumer that held a member stays recorded
+    // until it dies.
   }
   emit(fx::observe{metric::lease_seconds, now - m.taken_at});
   m.consumer = 0;

@@ -23,13 +23,13 @@ shared_book::shared_book(std::string pool_name, pool_config cfg,
 
 // -- a caller's thread -------------------------------------------------------------
 
-caf::actor shared_book::take_here(const caf::strong_actor_ptr& who,
+caf::actor shared_book::take_here(caf::actor_control_block* who,
                                   const std::string& affinity,
                                   caf::execution_unit* ctx) {
   std::lock_guard<std::mutex> guard{mtx};
-  if (!pool || !who)
+  if (!pool || who == nullptr)
     return {};
-  auto c = consumer_of(who.get());
+  auto c = consumer_of(who);
   auto id = book.take_free(c, affinity, book_clock::now());
   apply(book.last_effects(), ctx, nullptr);
   if (!id) {
@@ -40,16 +40,16 @@ caf::actor shared_book::take_here(const caf::strong_actor_ptr& who,
 }
 
 caf::expected<caf::actor>
-shared_book::try_take_here(const caf::strong_actor_ptr& who,
+shared_book::try_take_here(caf::actor_control_block* who,
                            const std::string& affinity,
                            caf::execution_unit* ctx) {
   std::lock_guard<std::mutex> guard{mtx};
   if (!pool)
     return make_error(errc::pool_not_found, name, "pool stopped");
-  if (!who)
+  if (who == nullptr)
     return make_error(errc::invalid_argument, name,
                       "try_take_member needs an actor to hold the member");
-  auto c = consumer_of(who.get());
+  auto c = consumer_of(who);
   auto res = book.take(c, book_duration{0}, affinity, book_clock::now());
   apply(book.last_effects(), ctx, nullptr);
   if (res.member)

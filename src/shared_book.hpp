@@ -70,12 +70,12 @@ public:
   /// A take by `who` (alive: the caller itself) that completes here. Null:
   /// nothing free, a requestor queued, or the pool stopped; send the take
   /// message instead.
-  caf::actor take_here(const caf::strong_actor_ptr& who,
+  caf::actor take_here(caf::actor_control_block* who,
                        const std::string& affinity, caf::execution_unit* ctx);
 
   /// A take that never waits: a member, or `no_members`. A pool that
   /// stopped answers `pool_not_found`.
-  caf::expected<caf::actor> try_take_here(const caf::strong_actor_ptr& who,
+  caf::expected<caf::actor> try_take_here(caf::actor_control_block* who,
                                           const std::string& affinity,
                                           caf::execution_unit* ctx);
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "child_process.hpp"
+#include "gate.hpp"
 #include "pooler/process_member.hpp"
 
 using namespace test;
@@ -306,7 +307,19 @@ TEST_CASE_FIXTURE(process_fixture, "a session keeps its worker while that "
 
 TEST_CASE_FIXTURE(process_fixture, "statistics count checkouts, requests, "
                                    "sessions and fail returns") {
-  REQUIRE(app.new_pool(python_pool("py", 1, 1)));
+  // The stop of the failed member waits at a gate, so that the test sees
+  // its record while it is being stopped, however the threads interleave.
+  auto stop_gate = std::make_shared<test::gate>();
+  test::gate_guard guard{stop_gate};
+  auto cfg = python_pool("py", 1, 1);
+  cfg.stop = pooler::member_hook::function(
+    [stop_gate](caf::actor_system&, const caf::actor& member)
+      -> caf::expected<void> {
+      stop_gate->pass();
+      caf::anon_send_exit(member, caf::exit_reason::user_shutdown);
+      return caf::unit;
+    });
+  REQUIRE(app.new_pool(cfg));
   REQUIRE(in_session("py", "s1", "incr"));
   REQUIRE(in_session("py", "s1", "incr"));
   REQUIRE(in_session("py", "s2", "incr"));
@@ -324,13 +337,12 @@ TEST_CASE_FIXTURE(process_fixture, "statistics count checkouts, requests, "
   CHECK(failed.error() == errc::call_failed);
   CHECK(pooler::error_detail(failed.error()) == "disk full");
   app.return_member("py", *m, member_status::fail);
-  // The return and this request reach the pool's mailbox in this order, and
-  // the member's down message only after the stopper acted: so the record of
-  // the failed member is still there, being stopped.
+  REQUIRE(eventually([&] { return stop_gate->entered() == 1; }));
   auto after = info_of("py", *m);
   CHECK(after.status == pooler::member_state::stopping);
   CHECK(after.errors == 1);
   CHECK(after.checkouts == 4);
+  stop_gate->open();
   wait_down(*m);
   REQUIRE(free_becomes("py", 1));
   auto stats = app.pool_stats("py");

@@ -488,7 +488,7 @@ private:
   /// A take by `who` completed in the calling thread, on a pool of this
   /// process with a free member and nobody queued; null otherwise (send the
   /// take message).
-  caf::actor take_here(const caf::strong_actor_ptr& who,
+  caf::actor take_here(caf::actor_control_block* who,
                        const std::string& pool, const std::string* affinity,
                        caf::execution_unit* ctx) const;
 
@@ -498,7 +498,7 @@ private:
                    caf::execution_unit* ctx) const;
 
   caf::expected<caf::actor>
-  try_take_here(const caf::strong_actor_ptr& who, caf::execution_unit* ctx,
+  try_take_here(caf::actor_control_block* who, caf::execution_unit* ctx,
                 const std::string& pool,
                 const std::optional<std::string>& affinity) const;
 
